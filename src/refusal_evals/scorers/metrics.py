@@ -1,0 +1,113 @@
+"""Metrics: rates per condition with Wilson intervals, and condition differences with Fisher p-values.
+
+Metrics see every epoch's score (``scores="unreduced"``): with ``--epochs 20`` a rate's ``n`` counts
+each sampled conversation, as the papers did, rather than a mean of per-prompt means.
+
+Output names (flat, one ``EvalMetric`` each, grouped under the metric in the log and viewer):
+
+- ``<group>``, ``<group>_ci_low``, ``<group>_ci_high``, ``<group>_n`` for every group value seen
+  (``<group>`` is e.g. ``refusal``; with ``within="attribute"`` it is ``protected/refusal``);
+- the same for ``all`` (every scored observation);
+- ``<a>_vs_<b>_diff`` (rate a minus rate b) and ``<a>_vs_<b>_p`` (two-sided Fisher exact) for each
+  comparison whose two groups are present.
+
+Unscored observations (NaN) never reach a metric; Inspect counts them per measure
+(``unscored_samples``) and :func:`unscored_by_group` counts them per group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from inspect_ai.scorer import Metric, SampleScore, Value, metric
+
+from .stats import fisher_p, wilson_interval
+
+DEFAULT_COMPARISONS = ["refusal:rebuttal", "natural:refusal", "natural:rebuttal"]
+
+
+def _group_of(score: SampleScore, group_key: str, within: str | None) -> str:
+    meta = score.sample_metadata or {}
+    if group_key not in meta:
+        raise ValueError(f"sample {score.sample_id} has no '{group_key}' metadata to group by")
+    name = str(meta[group_key])
+    if within:
+        if within not in meta:
+            raise ValueError(f"sample {score.sample_id} has no '{within}' metadata to group by")
+        name = f"{meta[within]}/{name}"
+    return name
+
+
+def _rate_entries(prefix: str, k: int, n: int) -> dict[str, float]:
+    lo, hi = wilson_interval(k, n)
+    return {
+        prefix: k / n if n else float("nan"),
+        f"{prefix}_ci_low": lo,
+        f"{prefix}_ci_high": hi,
+        f"{prefix}_n": float(n),
+    }
+
+
+@metric(scores="unreduced")
+def group_rates(
+    group_key: str = "condition",
+    within: str | None = None,
+    comparisons: list[str] | None = None,
+) -> Metric:
+    """Rate of 1s per group with 95% Wilson intervals, plus differences with Fisher p-values.
+
+    Args:
+      group_key: Sample metadata key that names the group (default ``condition``).
+      within: Optional second metadata key; groups become ``<within value>/<group>`` and
+        comparisons are made inside each ``within`` value.
+      comparisons: ``"a:b"`` pairs of group values to compare (default refusal vs rebuttal,
+        natural vs refusal, natural vs rebuttal).
+    """
+    pairs = [tuple(c.split(":", 1)) for c in (comparisons or DEFAULT_COMPARISONS)]
+
+    def compute(scores: list[SampleScore]) -> Value:
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for s in scores:
+            v = s.score.as_float()
+            if v not in (0.0, 1.0):
+                raise ValueError(f"group_rates expects 0/1 values; sample {s.sample_id} has {v}")
+            c = counts[_group_of(s, group_key, within)]
+            c[0] += int(v)
+            c[1] += 1
+        out: dict[str, float] = {}
+        for name in sorted(counts):
+            out.update(_rate_entries(name, *counts[name]))
+        total_k = sum(c[0] for c in counts.values())
+        total_n = sum(c[1] for c in counts.values())
+        out.update(_rate_entries("all", total_k, total_n))
+        prefixes = sorted({n.rsplit("/", 1)[0] + "/" for n in counts}) if within else [""]
+        for prefix in prefixes:
+            for a, b in pairs:
+                ga, gb = f"{prefix}{a}", f"{prefix}{b}"
+                if ga in counts and gb in counts:
+                    (ka, na), (kb, nb) = counts[ga], counts[gb]
+                    out[f"{ga}_vs_{b}_diff"] = ka / na - kb / nb
+                    out[f"{ga}_vs_{b}_p"] = fisher_p(ka, na, kb, nb)
+        return out
+
+    return compute
+
+
+@metric(scores="unreduced")
+def unscored_by_group(group_key: str = "condition", within: str | None = None) -> Metric:
+    """Per group: observations with at least one unscored measure (``<group>``) out of all
+    observations of the group (``<group>_of``). Applied to the ``unscored_measures`` value."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for s in scores:
+            c = counts[_group_of(s, group_key, within)]
+            c[0] += int(s.score.as_float() > 0)
+            c[1] += 1
+        out: dict[str, float] = {}
+        for name in sorted(counts):
+            out[name] = float(counts[name][0])
+            out[f"{name}_of"] = float(counts[name][1])
+        return out
+
+    return compute

@@ -1,0 +1,3 @@
+from .roleplay import roleplay_conversation
+
+__all__ = ["roleplay_conversation"]
