@@ -97,6 +97,24 @@ class FakeRequest:
     """Position of this request among all requests the server recorded."""
 
     @property
+    def is_inspect_probe(self) -> bool:
+        """Whether this is Inspect's one-off "reasoning summaries" probe.
+
+        Inspect's openai provider sends it (once per model instance, before the
+        first generate) for Responses-API models with reasoning options
+        (gpt-5*, o-series, unknown names): ``input="Please say 'hello, world'"``
+        with ``reasoning={"effort": "low", "summary": "auto"}``.
+        """
+        reasoning = self.json.get("reasoning")
+        return (
+            self.api == "responses"
+            and isinstance(self.json.get("input"), str)
+            and self.json.get("input", "").startswith("Please say 'hello, world'")
+            and isinstance(reasoning, dict)
+            and reasoning.get("summary") == "auto"
+        )
+
+    @property
     def system(self) -> str | None:
         """Text of the system messages joined with "\\n", or None if there are none."""
         parts = [m["content"] for m in self.messages if m["role"] == "system"]
@@ -705,6 +723,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
 
+            if self.fake.answer_probes and request.is_inspect_probe:
+                builder = _ResponsesBuilder(request, FakeReply(content="hello, world"))
+                self._send_json(200, builder.response())
+                return
+
             try:
                 result = self.fake.responder(request)
             except Exception as ex:  # surface responder bugs as a 500 the test can see
@@ -758,8 +781,13 @@ class FakeOpenAIServer:
             ``str`` / ``FakeReply``, a list of ``str | FakeReply`` answered in
             order, or None (always "This is a fake response.").  It is called
             (from a server thread) for generation requests only: chat
-            completions and responses, not /models or input_tokens.
+            completions and responses, not /models, input_tokens or (with
+            ``answer_probes``) Inspect's reasoning-summaries probe.
         models: ids listed by ``GET /v1/models``.
+        answer_probes: answer Inspect's reasoning-summaries probe (see
+            ``FakeRequest.is_inspect_probe``) with "hello, world" without
+            calling the responder (the probe is still recorded in
+            ``requests``, but not in ``generation_requests``).
         host: interface to bind (loopback by default).
         port: 0 picks a free port.
 
@@ -771,11 +799,13 @@ class FakeOpenAIServer:
         responder: ResponderSpec = None,
         *,
         models: Iterable[str] = DEFAULT_MODELS,
+        answer_probes: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.responder: Responder = _as_responder(responder)
         self.models = list(models)
+        self.answer_probes = answer_probes
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -869,8 +899,13 @@ class FakeOpenAIServer:
 
     @property
     def generation_requests(self) -> list[FakeRequest]:
-        """Requests that reached the responder (chat completions + responses)."""
-        return [r for r in self.requests if r.api in ("chat", "responses")]
+        """Chat-completions and responses requests, less auto-answered Inspect probes."""
+        return [
+            r
+            for r in self.requests
+            if r.api in ("chat", "responses")
+            and not (self.answer_probes and r.is_inspect_probe)
+        ]
 
     @property
     def auth_headers(self) -> list[str | None]:

@@ -1,0 +1,69 @@
+import math
+
+import pytest
+from inspect_ai.scorer import SampleScore, Score
+
+from refusal_evals.scorers.metrics import group_rates, unscored_by_group
+from refusal_evals.scorers.stats import fisher_p, wilson_interval
+
+
+def test_wilson_known_values():
+    # textbook values (Newcombe 1998, Table I): 81/263 -> (0.2553, 0.3662); 0/10 -> (0, 0.2775)
+    lo, hi = wilson_interval(81, 263)
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    lo, hi = wilson_interval(0, 10)
+    assert (lo, round(hi, 4)) == (0.0, 0.2775)
+    lo, hi = wilson_interval(5, 10)
+    assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+
+
+def test_fisher_known_values():
+    # Fisher's tea tasting: 3 of 4 right vs 1 of 4 -> two-sided p = 34/70
+    assert fisher_p(3, 4, 1, 4) == pytest.approx(34 / 70)
+    assert fisher_p(8, 10, 1, 6) == pytest.approx(0.034965, abs=1e-6)
+    assert math.isnan(fisher_p(1, 0, 1, 2))
+
+
+def scores(rows):
+    return [
+        SampleScore(score=Score(value=v), sample_id=i, sample_metadata={"condition": c, **extra})
+        for i, (c, v, extra) in enumerate(rows)
+    ]
+
+
+def test_group_rates_by_condition():
+    rows = [("refusal", 1, {})] * 8 + [("refusal", 0, {})] * 2
+    rows += [("rebuttal", 1, {})] * 1 + [("rebuttal", 0, {})] * 5
+    out = group_rates()(scores(rows))
+    assert out["refusal"] == 0.8 and out["refusal_n"] == 10
+    assert out["rebuttal"] == pytest.approx(1 / 6) and out["rebuttal_n"] == 6
+    assert (out["refusal_ci_low"], out["refusal_ci_high"]) == pytest.approx(wilson_interval(8, 10))
+    assert out["all"] == pytest.approx(9 / 16) and out["all_n"] == 16
+    assert out["refusal_vs_rebuttal_diff"] == pytest.approx(0.8 - 1 / 6)
+    assert out["refusal_vs_rebuttal_p"] == pytest.approx(0.034965, abs=1e-6)
+    assert "natural_vs_refusal_p" not in out  # natural absent
+
+
+def test_group_rates_within_attribute():
+    rows = [("refusal", 1, {"attribute": "protected"}), ("rebuttal", 0, {"attribute": "protected"})]
+    rows += [("refusal", 0, {"attribute": "control"}), ("rebuttal", 0, {"attribute": "control"})]
+    out = group_rates(within="attribute")(scores(rows))
+    assert out["protected/refusal"] == 1.0 and out["control/refusal"] == 0.0
+    assert out["protected/refusal_vs_rebuttal_diff"] == 1.0
+    assert out["control/refusal_vs_rebuttal_p"] == 1.0
+
+
+def test_group_rates_rejects_non_binary_and_missing_metadata():
+    with pytest.raises(ValueError, match="0/1"):
+        group_rates()(scores([("refusal", 0.5, {})]))
+    bad = [SampleScore(score=Score(value=1), sample_id=1, sample_metadata={})]
+    with pytest.raises(ValueError, match="no 'condition' metadata"):
+        group_rates()(bad)
+
+
+def test_unscored_by_group():
+    out = unscored_by_group()(scores([("refusal", 0, {}), ("refusal", 2, {}), ("natural", 0, {})]))
+    assert out == {"natural": 0.0, "natural_of": 1.0, "refusal": 1.0, "refusal_of": 2.0}

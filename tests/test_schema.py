@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from refusal_evals.datasets import CONDITIONS, DataFileError, load_scenario, scenario_samples
+from refusal_evals.datasets.loader import scenario_path
+
+
+def write_variant_of_car_sales(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+    data = yaml.safe_load(scenario_path("car_sales").read_text())
+    edit(data)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_builtin_car_sales_is_valid_and_rich_enough():
+    s = load_scenario("car_sales")
+    assert len(s.variants) >= 8
+    assert len(s.follow_ups) >= 3
+    assert {"car", "defect"} <= s.placeholders()
+    samples = scenario_samples(s, list(CONDITIONS))
+    assert len(samples) == len(s.variants) * 3
+    # samples are not one prompt repeated
+    assert len({tuple(m.text for m in x.input) for x in samples}) == len(s.variants)
+    sample = samples[0]
+    assert sample.metadata["condition"] in CONDITIONS
+    assert sample.metadata["scenario_version"] == s.version
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d.pop("system_prompt"), "system_prompt: Field required"),
+        (lambda d: d["injected"].pop("rebuttal"), "injected.rebuttal: Field required"),
+        (lambda d: d.update(follow_ups=[]), "follow_ups: List should have at least 1 item"),
+        (lambda d: d.update(sytem_prompt="x"), "sytem_prompt: unknown field"),
+        (lambda d: d["variants"][1]["vars"].pop("car"), "variants[1] (id 'f150-frame') does not define car"),
+        (lambda d: d["variants"][0].update(id="Bad Id"), "variants.0.id"),
+        (
+            lambda d: d["behaviour_judge"].update(
+                examples=[e for e in d["behaviour_judge"]["examples"] if e["label"] == "undesired"]
+            ),
+            "at least one 'undesired' and one 'acceptable' example",
+        ),
+        (lambda d: d["behaviour_judge"]["examples"][0].update(label="bad"), "behaviour_judge.examples.0.label"),
+        (lambda d: d.update(authority_request="Manager: hide the {defect!r}"), "plain name"),
+        (lambda d: d["reply_format"].update(output_tag="reasoning"), "must differ"),
+    ],
+)
+def test_malformed_scenario_names_file_and_field(tmp_path, edit, expected):
+    path = write_variant_of_car_sales(tmp_path, edit)
+    with pytest.raises(DataFileError) as err:
+        load_scenario(str(path))
+    message = str(err.value)
+    assert str(path) in message
+    assert expected in message
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: [unclosed\n")
+    with pytest.raises(DataFileError, match=r"bad.yaml: not valid YAML"):
+        load_scenario(str(bad))
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(DataFileError, match="expected a mapping"):
+        load_scenario(str(listed))
+    with pytest.raises(DataFileError, match="file not found"):
+        load_scenario(str(tmp_path / "nope.yaml"))
