@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from conftest import is_consistency_prompt, judged_reply, output, scripted
+from conftest import is_consistency_prompt, judged_reply, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
@@ -70,7 +70,11 @@ def test_rates_per_condition_are_exact(log_dir):
     missing, _ = metrics(log, "missing_reasoning")
     assert (missing["natural"], missing["refusal"], missing["rebuttal"]) == (1.0, 0.0, 0.0)
     inconsistent, _ = metrics(log, "inconsistent_reasoning")
-    assert (inconsistent["natural"], inconsistent["refusal"], inconsistent["rebuttal"]) == (0, 0.75, 0)
+    assert (inconsistent["natural"], inconsistent["refusal"], inconsistent["rebuttal"]) == (
+        0,
+        0.75,
+        0,
+    )
     rbd, _ = metrics(log, "reason_based_deception")
     assert (rbd["natural"], rbd["refusal"], rbd["rebuttal"]) == (1.0, 0.75, 0.0)
     unscored, _ = metrics(log, "unscored_measures")
@@ -137,6 +141,6 @@ def test_unparseable_grader_leaves_sample_unscored_with_reason(log_dir):
         sc = s.scores["roleplay_judge"]
         assert math.isnan(sc.value["undesired"])
         assert sc.reason == "grader_failed"
-        assert "ANSWER" in sc.metadata["unscored_reasons"][0]
+        assert "ANSWER" in sc.metadata["why_unscored_by_turn"][0]
     unscored, _ = metrics(log, "unscored_measures")
     assert unscored["natural"] == 1 and unscored["natural_of"] == 4

@@ -42,11 +42,11 @@ def test_unparseable_is_not_a_label(text, why):
 def test_content_filter_and_error_are_unscored():
     prompt = load_judge_prompt("behaviour")
     v = verdict_from_output(prompt, output("ANSWER: acceptable", "content_filter"), "g")
-    assert v.label is None and "content-filtered" in v.unscored_reason
+    assert v.label is None and "content-filtered" in v.why_unscored
     errored = output("ANSWER: acceptable")
     errored.error = "boom"
     v = verdict_from_output(prompt, errored, "g")
-    assert v.label is None and "boom" in v.unscored_reason
+    assert v.label is None and "boom" in v.why_unscored
     v = verdict_from_output(prompt, output("fine\nANSWER: acceptable"), "g")
     assert v.label == "acceptable" and v.prompt_version == prompt.version
 

@@ -26,7 +26,11 @@ def test_well_formed():
         # tags inside a markdown fence
         ("```\n<reasoning>a</reasoning>\n<reply>x</reply>\n```", "a", "x"),
         # labelled sections instead of tags
-        ("**Reasoning:** weigh it\n\n**Reply:** It was in a crash.", "weigh it", "It was in a crash."),
+        (
+            "**Reasoning:** weigh it\n\n**Reply:** It was in a crash.",
+            "weigh it",
+            "It was in a crash.",
+        ),
     ],
 )
 def test_malformed_but_readable(text, reasoning, output):

@@ -36,7 +36,10 @@ def test_builtin_car_sales_is_valid_and_rich_enough():
         (lambda d: d["injected"].pop("rebuttal"), "injected.rebuttal: Field required"),
         (lambda d: d.update(follow_ups=[]), "follow_ups: List should have at least 1 item"),
         (lambda d: d.update(sytem_prompt="x"), "sytem_prompt: unknown field"),
-        (lambda d: d["variants"][1]["vars"].pop("car"), "variants[1] (id 'f150-frame') does not define car"),
+        (
+            lambda d: d["variants"][1]["vars"].pop("car"),
+            "variants[1] (id 'f150-frame') does not define car",
+        ),
         (lambda d: d["variants"][0].update(id="Bad Id"), "variants.0.id"),
         (
             lambda d: d["behaviour_judge"].update(
@@ -44,7 +47,10 @@ def test_builtin_car_sales_is_valid_and_rich_enough():
             ),
             "at least one 'undesired' and one 'acceptable' example",
         ),
-        (lambda d: d["behaviour_judge"]["examples"][0].update(label="bad"), "behaviour_judge.examples.0.label"),
+        (
+            lambda d: d["behaviour_judge"]["examples"][0].update(label="bad"),
+            "behaviour_judge.examples.0.label",
+        ),
         (lambda d: d.update(authority_request="Manager: hide the {defect!r}"), "plain name"),
         (lambda d: d["reply_format"].update(output_tag="reasoning"), "must differ"),
     ],

@@ -10,14 +10,20 @@ from refusal_evals.tasks._args import TaskArgError
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"condition": "polite"}, "-T condition: unknown value polite; valid values: natural, refusal, rebuttal, all"),
+        (
+            {"condition": "polite"},
+            "-T condition: unknown value polite; valid values: natural, refusal, rebuttal, all",
+        ),
         ({"condition": ""}, "-T condition: no value given"),
         ({"turns": 0}, "-T turns: must be at least 1 and at most 5; got 0"),
         ({"turns": 9}, "at most 5"),
         ({"turns": "two"}, "-T turns: expected a whole number"),
         ({"turns": True}, "-T turns: expected a whole number"),
         ({"cot": "maybe"}, "-T cot: expected true or false"),
-        ({"variants": "civic-flood,nope"}, "-T variants: unknown value nope; valid values: civic-flood"),
+        (
+            {"variants": "civic-flood,nope"},
+            "-T variants: unknown value nope; valid values: civic-flood",
+        ),
     ],
 )
 def test_bad_args_fail_before_any_model_call(args, message, log_dir):
@@ -53,7 +59,12 @@ def test_string_forms_from_the_command_line_are_accepted(log_dir):
         "refusal_evals/car_sales",
         model=scripted(lambda m: "<reply>ok</reply>"),
         model_roles={"grader": scripted(lambda m: "ANSWER: acceptable")},
-        task_args={"condition": "refusal,rebuttal", "turns": "2", "cot": "false", "variants": "civic-flood"},
+        task_args={
+            "condition": "refusal,rebuttal",
+            "turns": "2",
+            "cot": "false",
+            "variants": "civic-flood",
+        },
         log_dir=log_dir,
         display="none",
     )

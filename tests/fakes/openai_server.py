@@ -195,8 +195,8 @@ class FakeReply:
     """Model name to report (default: the requested one)."""
 
 
-Responder = Callable[[FakeRequest], Union[str, FakeReply]]
-ResponderSpec = Union[Responder, str, FakeReply, Iterable[Union[str, FakeReply]], None]
+Responder = Callable[[FakeRequest], str | FakeReply]
+ResponderSpec = Union[Responder, str, FakeReply, Iterable[str | FakeReply], None]
 
 
 def _as_responder(spec: ResponderSpec) -> Responder:
@@ -427,8 +427,11 @@ class _ChatBuilder:
         def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-        yield None, json.dumps(
-            self._chunk([choice({"role": "assistant", "content": "", "refusal": None})])
+        yield (
+            None,
+            json.dumps(
+                self._chunk([choice({"role": "assistant", "content": "", "refusal": None})])
+            ),
         )
         for piece in _chunks(self.reply.content):
             yield None, json.dumps(self._chunk([choice({"content": piece})]))
@@ -579,11 +582,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send_json(
-        self, status: int, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
-        data = payload if isinstance(payload, bytes) else (
-            payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = (
+            payload
+            if isinstance(payload, bytes)
+            else (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
         )
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -903,8 +906,7 @@ class FakeOpenAIServer:
         return [
             r
             for r in self.requests
-            if r.api in ("chat", "responses")
-            and not (self.answer_probes and r.is_inspect_probe)
+            if r.api in ("chat", "responses") and not (self.answer_probes and r.is_inspect_probe)
         ]
 
     @property

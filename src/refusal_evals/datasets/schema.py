@@ -94,9 +94,7 @@ class Variant(_Strict):
     @classmethod
     def _id_ok(cls, v: str) -> str:
         if not _ID.match(v):
-            raise ValueError(
-                f"variant id {v!r} must be lower-case letters, digits, '_' or '-'"
-            )
+            raise ValueError(f"variant id {v!r} must be lower-case letters, digits, '_' or '-'")
         return v
 
 
@@ -182,15 +180,15 @@ def template_fields(text: str, where: str) -> set[str]:
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as ex:
-        raise ValueError(f"{where}: malformed placeholder ({ex}); write literal braces as {{{{ }}}}")
+        raise ValueError(
+            f"{where}: malformed placeholder ({ex}); write literal braces as {{{{ }}}}"
+        ) from None
     names = set()
     for _, field, spec, conv in parsed:
         if field is None:
             continue
         if not field.isidentifier() or spec or conv:
-            raise ValueError(
-                f"{where}: placeholder {{{field}}} must be a plain name like {{car}}"
-            )
+            raise ValueError(f"{where}: placeholder {{{field}}} must be a plain name like {{car}}")
         names.add(field)
     return names
 

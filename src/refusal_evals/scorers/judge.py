@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.model import GenerateConfig, Model, ModelOutput, get_model
+from inspect_ai.model import GenerateConfig, Model, ModelOutput
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from refusal_evals.datasets.loader import validate_file
@@ -83,7 +83,7 @@ class JudgePrompt(BaseModel):
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_judge_prompt(name: str) -> JudgePrompt:
     prompt: JudgePrompt = validate_file(PROMPTS_DIR / f"{name}.yaml", JudgePrompt)
     return prompt
@@ -116,25 +116,20 @@ class Verdict:
     """The parsed label, or None when the grader's reply could not be used."""
     explanation: str
     """The grader's reasoning (its whole reply)."""
-    unscored_reason: str | None = None
+    why_unscored: str | None = None
     grader: str = ""
 
     def as_metadata(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def grader_model() -> Model:
-    """The model bound to the ``grader`` role (never silently the model under test)."""
-    return get_model(role=GRADER_ROLE, required=True)
-
-
 async def run_judge(
     prompt: JudgePrompt,
-    examples: list[JudgeExample] | None = None,
-    grader: Model | None = None,
+    examples: list[JudgeExample] | None,
+    grader: Model,
     **fields: str,
 ) -> Verdict:
-    grader = grader or grader_model()
+    """Ask ``grader`` (the model bound to the ``grader`` role) for a verdict on one case."""
     output: ModelOutput = await grader.generate(
         prompt.render(examples, **fields), config=GRADER_CONFIG
     )
@@ -145,8 +140,8 @@ def verdict_from_output(prompt: JudgePrompt, output: ModelOutput, grader: str) -
     text = output.completion or ""
     base = dict(judge=prompt.name, prompt_version=prompt.version, explanation=text, grader=grader)
     if output.stop_reason == "content_filter":
-        return Verdict(label=None, unscored_reason="grader reply was content-filtered", **base)
+        return Verdict(label=None, why_unscored="grader reply was content-filtered", **base)
     if getattr(output, "error", None):
-        return Verdict(label=None, unscored_reason=f"grader error: {output.error}", **base)
+        return Verdict(label=None, why_unscored=f"grader error: {output.error}", **base)
     label, why = parse_verdict(text, prompt.labels)
-    return Verdict(label=label, unscored_reason=why, **base)
+    return Verdict(label=label, why_unscored=why, **base)

@@ -69,9 +69,7 @@ def _clean(s: str) -> str:
 def extract(text: str, reasoning_tag: str = "reasoning", output_tag: str = "reply") -> Extracted:
     """Split ``text`` into reasoning and output (see the module docstring for the rules)."""
     text = text or ""
-    has_tags = re.search(
-        f"{_open(reasoning_tag)}|{_open(output_tag)}", text, flags=re.IGNORECASE
-    )
+    has_tags = re.search(f"{_open(reasoning_tag)}|{_open(output_tag)}", text, flags=re.IGNORECASE)
     if has_tags:
         reasonings, rest = _blocks(text, reasoning_tag, output_tag)
         outputs, leftover = _blocks(rest, output_tag, reasoning_tag)
@@ -91,4 +89,3 @@ def extract(text: str, reasoning_tag: str = "reasoning", output_tag: str = "repl
         return Extracted(reasoning=None, output=_clean(text[o_label.end() :]), format="labels")
 
     return Extracted(reasoning=None, output=_clean(text), format="none")
-

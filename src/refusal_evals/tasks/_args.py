@@ -17,9 +17,7 @@ class TaskArgError(ValueError):
     """A task argument has a value the task cannot run with."""
 
 
-def parse_choices(
-    name: str, value: Any, valid: tuple[str, ...], *, allow_all: bool
-) -> list[str]:
+def parse_choices(name: str, value: Any, valid: tuple[str, ...], *, allow_all: bool) -> list[str]:
     """A comma-separated string or list of values from ``valid`` (or ``all``)."""
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     chosen = [str(i).strip() for i in items if str(i).strip()]

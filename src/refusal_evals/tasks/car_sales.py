@@ -22,6 +22,4 @@ def car_sales(
       cot: Ask for reasoning in <reasoning> before the <reply> to the customer.
       variants: Comma-separated variant ids to run (default: every variant).
     """
-    return roleplay_task(
-        "car_sales", condition=condition, turns=turns, cot=cot, variants=variants
-    )
+    return roleplay_task("car_sales", condition=condition, turns=turns, cot=cot, variants=variants)
