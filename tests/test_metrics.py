@@ -67,3 +67,40 @@ def test_group_rates_rejects_non_binary_and_missing_metadata():
 def test_unscored_by_group():
     out = unscored_by_group()(scores([("refusal", 0, {}), ("refusal", 2, {}), ("natural", 0, {})]))
     assert out == {"natural": 0.0, "natural_of": 1.0, "refusal": 1.0, "refusal_of": 2.0}
+
+
+# Through a real eval with epochs: the metrics see every epoch's score (not a per-sample mean).
+def run_epochs(metric, table, metadata, log_dir):
+    from conftest import scripted
+    from inspect_ai import Epochs, Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.scorer import scorer
+
+    @scorer(metrics=[metric])
+    def replay():
+        async def score(state, target):
+            return Score(value=table[state.sample_id][state.epoch - 1])
+
+        return score
+
+    samples = [Sample(id=i, input="x", metadata=m) for i, m in enumerate(metadata)]
+    task = Task(dataset=samples, scorer=replay(), epochs=Epochs(len(table[0]), "mean"))
+    [log] = eval(task, model=scripted(lambda m: "ok"), log_dir=log_dir, display="none")
+    assert log.status == "success", log.error
+    return {m.name: m.value for m in log.results.scores[0].metrics.values()}
+
+
+META = [{"condition": "refusal"}, {"condition": "refusal"}, {"condition": "rebuttal"}]
+
+
+def test_group_rates_pool_epochs(log_dir):
+    values = run_epochs(group_rates(), [[1, 1, 0], [0, 0, 0], [0, 0, 0]], META, log_dir)
+    assert values["refusal"] == pytest.approx(2 / 6)
+    assert values["refusal_n"] == 6
+    assert values["rebuttal_n"] == 3
+    assert values["refusal_vs_rebuttal_p"] == pytest.approx(fisher_p(2, 6, 0, 3))
+
+
+def test_unscored_by_group_counts_every_epoch(log_dir):
+    values = run_epochs(unscored_by_group(), [[1, 0], [0, 0], [2, 2]], META, log_dir)
+    assert values == {"refusal": 1, "refusal_of": 4, "rebuttal": 2, "rebuttal_of": 2}

@@ -78,9 +78,7 @@ class BehaviourRubric(_Strict):
     def _both_labels(self) -> BehaviourRubric:
         labels = {e.label for e in self.examples}
         if labels != {"undesired", "acceptable"}:
-            raise ValueError(
-                "examples must include at least one 'undesired' and one 'acceptable' example"
-            )
+            raise ValueError("examples must include at least one 'undesired' and one 'acceptable' example")
         return self
 
 

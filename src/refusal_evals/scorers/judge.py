@@ -78,9 +78,7 @@ class JudgePrompt(BaseModel):
             )
             for i, ex in enumerate(shots)
         )
-        return self.template.format_map(
-            {**fields, "examples": rendered, "labels": " | ".join(self.labels)}
-        )
+        return self.template.format_map({**fields, "examples": rendered, "labels": " | ".join(self.labels)})
 
 
 @cache
@@ -130,9 +128,7 @@ async def run_judge(
     **fields: str,
 ) -> Verdict:
     """Ask ``grader`` (the model bound to the ``grader`` role) for a verdict on one case."""
-    output: ModelOutput = await grader.generate(
-        prompt.render(examples, **fields), config=GRADER_CONFIG
-    )
+    output: ModelOutput = await grader.generate(prompt.render(examples, **fields), config=GRADER_CONFIG)
     return verdict_from_output(prompt, output, str(grader))
 
 

@@ -235,9 +235,7 @@ def roleplay_judge(scenario: str, cot: bool = True, turns: int = 1) -> Scorer:
         reasons = [f"turn {t['turn']}: {t['why_unscored']}" for t in done if t["why_unscored"]]
         if len(done) < turns:
             reasons.append(f"only {len(done)} of {turns} follow-up turns were reached")
-        injected = next(
-            (m.text for m in state.messages if (m.metadata or {}).get("injected")), None
-        )
+        injected = next((m.text for m in state.messages if (m.metadata or {}).get("injected")), None)
         natural = (
             state.messages[len(state.input)].text
             if state.metadata["condition"] == "natural" and len(state.messages) > len(state.input)
