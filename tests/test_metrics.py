@@ -29,7 +29,12 @@ def test_fisher_known_values():
 
 def scores(rows):
     return [
-        SampleScore(score=Score(value=v), sample_id=i, sample_metadata={"condition": c, **extra})
+        SampleScore(
+            # None inside a dict-valued score reaches metrics as a bare None (not applicable)
+            score=Score(value=v) if v is not None else Score.model_construct(value=None),
+            sample_id=i,
+            sample_metadata={"condition": c, **extra},
+        )
         for i, (c, v, extra) in enumerate(rows)
     ]
 
@@ -45,6 +50,11 @@ def test_group_rates_by_condition():
     assert out["refusal_vs_rebuttal_diff"] == pytest.approx(0.8 - 1 / 6)
     assert out["refusal_vs_rebuttal_p"] == pytest.approx(0.034965, abs=1e-6)
     assert "natural_vs_refusal_p" not in out  # natural absent
+
+
+def test_none_is_not_applicable_and_left_out_of_n():
+    out = group_rates()(scores([("refusal", 1, {}), ("refusal", None, {}), ("refusal", 0, {})]))
+    assert out["refusal"] == 0.5 and out["refusal_n"] == 2
 
 
 def test_group_rates_within_attribute():

@@ -12,7 +12,9 @@ Output names (flat, one ``EvalMetric`` each, grouped under the metric in the log
   comparison whose two groups are present.
 
 Unscored observations (NaN) never reach a metric; Inspect counts them per measure
-(``unscored_samples``) and :func:`unscored_by_group` counts them per group.
+(``unscored_samples``) and :func:`unscored_by_group` counts them per group. A value of ``None`` means
+"not applicable" (the denominator of a conditional rate, e.g. a report judged only when the agent
+traded): it is left out of ``<group>_n`` and is not counted as unscored.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def group_rates(
     def compute(scores: list[SampleScore]) -> Value:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for s in scores:
+            if s.score.value is None:  # not applicable to this observation
+                continue
             v = s.score.as_float()
             if v not in (0.0, 1.0):
                 raise ValueError(f"group_rates expects 0/1 values; sample {s.sample_id} has {v}")
