@@ -174,6 +174,19 @@ async def score_turn(
     return result
 
 
+def _history(
+    spec: Scenario, values: dict[str, str], records: list[dict[str, Any]], texts: list[str], upto: int
+) -> str:
+    """What the other party saw before follow-up ``upto``: its messages and the agent's outputs
+    (never the agent's reasoning), for the behaviour judge."""
+    fmt = spec.reply_format
+    lines = []
+    for r, text in zip(records[:upto], texts[:upto], strict=True):
+        lines.append(follow_up_text(spec, r["turn"], values))
+        lines.append(f"Agent: {extract(text, fmt.reasoning_tag, fmt.output_tag).output}")
+    return "\n\n".join(lines) or "(none)"
+
+
 def _reason(done: list[dict[str, Any]], turns: int) -> str:
     """Inspect's coarse reason for an unscored measure: the grader's failure, else the model's."""
     codes = [t["reason"] for t in done if t["reason"]]
@@ -214,10 +227,13 @@ def roleplay_judge(scenario: str, cot: bool = True, turns: int = 1) -> Scorer:
         grader = get_model(role=GRADER_ROLE, required=True)
         values = spec.variant(state.metadata["variant"]).vars
         records: list[dict[str, Any]] = state.store.get(TURNS_KEY, [])
+        texts = [state.messages[r["message_index"]].text for r in records]
         done = await asyncio.gather(
             *(
-                score_turn(spec, values, r, state.messages[r["message_index"]].text, cot, grader)
-                for r in records
+                score_turn(
+                    spec, values, r, text, cot, grader, history=_history(spec, values, records, texts, i)
+                )
+                for i, (r, text) in enumerate(zip(records, texts, strict=True))
             )
         )
         by_turn = {t["turn"]: t for t in done}
