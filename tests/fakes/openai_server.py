@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -196,7 +196,7 @@ class FakeReply:
 
 
 Responder = Callable[[FakeRequest], str | FakeReply]
-ResponderSpec = Union[Responder, str, FakeReply, Iterable[str | FakeReply], None]
+ResponderSpec = Responder | str | FakeReply | Iterable[str | FakeReply] | None
 
 
 def _as_responder(spec: ResponderSpec) -> Responder:
@@ -272,8 +272,7 @@ def _chat_messages(body: dict[str, Any]) -> list[dict[str, str]]:
         text = _content_text(message.get("content"))
         calls = message.get("tool_calls") or []
         call_texts = [
-            f"[tool_call {c.get('function', {}).get('name')}"
-            f"({c.get('function', {}).get('arguments')})]"
+            f"[tool_call {c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})]"
             for c in calls
             if isinstance(c, dict)
         ]
@@ -297,14 +296,10 @@ def _responses_messages(body: dict[str, Any]) -> list[dict[str, str]]:
             continue
         kind = item.get("type")
         if kind in (None, "message") and "role" in item:
-            messages.append(
-                {"role": _role(item.get("role")), "content": _content_text(item.get("content"))}
-            )
+            messages.append({"role": _role(item.get("role")), "content": _content_text(item.get("content"))})
         elif kind in ("function_call", "custom_tool_call"):
             args = item.get("arguments", item.get("input"))
-            messages.append(
-                {"role": "assistant", "content": f"[tool_call {item.get('name')}({args})]"}
-            )
+            messages.append({"role": "assistant", "content": f"[tool_call {item.get('name')}({args})]"})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append({"role": "tool", "content": _content_text(item.get("output"))})
         # reasoning items, item references etc. are dropped
@@ -335,14 +330,10 @@ def _error_type(status: int) -> str:
 
 def _usage_counts(request: FakeRequest, reply: FakeReply) -> tuple[int, int]:
     prompt = (
-        reply.prompt_tokens
-        if reply.prompt_tokens is not None
-        else max(1, _count_words(request.prompt_text))
+        reply.prompt_tokens if reply.prompt_tokens is not None else max(1, _count_words(request.prompt_text))
     )
     completion = (
-        reply.completion_tokens
-        if reply.completion_tokens is not None
-        else _count_words(reply.content)
+        reply.completion_tokens if reply.completion_tokens is not None else _count_words(reply.content)
     )
     return prompt, completion
 
@@ -386,7 +377,7 @@ class _ChatBuilder:
 
     def completion(self) -> dict[str, Any]:
         n = self.request.json.get("n") or 1
-        choices = [
+        choices: list[dict[str, Any]] = [
             {
                 "index": i,
                 "message": {
@@ -429,9 +420,7 @@ class _ChatBuilder:
 
         yield (
             None,
-            json.dumps(
-                self._chunk([choice({"role": "assistant", "content": "", "refusal": None})])
-            ),
+            json.dumps(self._chunk([choice({"role": "assistant", "content": "", "refusal": None})])),
         )
         for piece in _chunks(self.reply.content):
             yield None, json.dumps(self._chunk([choice({"content": piece})]))
@@ -491,7 +480,8 @@ class _ResponsesBuilder:
                     "completed" if self.final_status == "completed" else "incomplete",
                 )
             )
-        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+        raw_reasoning = body.get("reasoning")
+        reasoning: dict[str, Any] = raw_reasoning if isinstance(raw_reasoning, dict) else {}
         return {
             "id": self.id,
             "object": "response",
@@ -553,9 +543,7 @@ class _ResponsesBuilder:
                 output_index=0,
                 item=self._message(text, item_status),
             )
-        final_kind = (
-            "response.completed" if self.final_status == "completed" else "response.incomplete"
-        )
+        final_kind = "response.completed" if self.final_status == "completed" else "response.incomplete"
         yield event(final_kind, response=self.response(final=True))
 
 
@@ -609,8 +597,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        for name, data in events:
-            frame = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+        for event_name, data in events:
+            frame = (f"event: {event_name}\n" if event_name else "") + f"data: {data}\n\n"
             raw = frame.encode()
             self.wfile.write(f"{len(raw):X}\r\n".encode() + raw + b"\r\n")
             self.wfile.flush()
@@ -627,8 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = {
                 "error": {
-                    "message": reply.error_message
-                    or f"FakeOpenAIServer: scripted HTTP {reply.status} error",
+                    "message": reply.error_message or f"FakeOpenAIServer: scripted HTTP {reply.status} error",
                     "type": reply.error_type or _error_type(reply.status),
                     "param": reply.error_param,
                     "code": reply.error_code,
@@ -695,9 +682,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return {"id": name, "object": "model", "created": created, "owned_by": "fake"}
 
             if route == "/models":
-                self._send_json(
-                    200, {"object": "list", "data": [model_obj(m) for m in self.fake.models]}
-                )
+                self._send_json(200, {"object": "list", "data": [model_obj(m) for m in self.fake.models]})
             else:
                 self._send_json(200, model_obj(route[len("/models/") :]))
         except (BrokenPipeError, ConnectionResetError):
@@ -727,12 +712,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
             if self.fake.answer_probes and request.is_inspect_probe:
-                builder = _ResponsesBuilder(request, FakeReply(content="hello, world"))
-                self._send_json(200, builder.response())
+                probe = _ResponsesBuilder(request, FakeReply(content="hello, world"))
+                self._send_json(200, probe.response())
                 return
 
             try:
                 result = self.fake.responder(request)
+                reply = FakeReply(content=result) if isinstance(result, str) else result
+                if not isinstance(reply, FakeReply):
+                    raise TypeError(f"responder must return str or FakeReply, not {type(result).__name__}")
             except Exception as ex:  # surface responder bugs as a 500 the test can see
                 self.fake._record_error(request, ex)
                 self._send_error_reply(
@@ -744,9 +732,6 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 )
                 return
-            reply = FakeReply(content=result) if isinstance(result, str) else result
-            if not isinstance(reply, FakeReply):
-                raise TypeError(f"responder returned {type(result).__name__}")
             self.fake._record_reply(reply)
 
             if reply.delay_s > 0:
@@ -756,9 +741,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
             builder: _ChatBuilder | _ResponsesBuilder = (
-                _ChatBuilder(request, reply)
-                if request.api == "chat"
-                else _ResponsesBuilder(request, reply)
+                _ChatBuilder(request, reply) if request.api == "chat" else _ResponsesBuilder(request, reply)
             )
             if request.stream:
                 self._send_sse(builder.stream_events(), reply.headers)
@@ -806,7 +789,7 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.responder: Responder = _as_responder(responder)
+        self._responder: Responder = _as_responder(responder)
         self.models = list(models)
         self.answer_probes = answer_probes
         self._host = host
@@ -818,6 +801,15 @@ class FakeOpenAIServer:
         self._errors: list[tuple[FakeRequest, BaseException, str]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def responder(self) -> Responder:
+        """The responder callable; assign any ``ResponderSpec`` (callable, str, list...)."""
+        return self._responder
+
+    @responder.setter
+    def responder(self, spec: ResponderSpec) -> None:
+        self._responder = _as_responder(spec)
 
     # -- lifecycle
 
@@ -919,8 +911,7 @@ class FakeOpenAIServer:
     def api_keys(self) -> list[str | None]:
         """The bearer tokens of ``auth_headers`` (the "Bearer " prefix removed)."""
         return [
-            h[len("Bearer ") :] if h is not None and h.startswith("Bearer ") else h
-            for h in self.auth_headers
+            h[len("Bearer ") :] if h is not None and h.startswith("Bearer ") else h for h in self.auth_headers
         ]
 
     @property

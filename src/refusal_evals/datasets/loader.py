@@ -96,6 +96,7 @@ def scenario_samples(
                         "scenario_version": scenario.version,
                         "condition": condition,
                         "variant": variant.id,
+                        **variant.metadata,
                         **{f"var_{k}": v for k, v in variant.vars.items()},
                     },
                 )

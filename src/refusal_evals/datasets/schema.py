@@ -20,6 +20,9 @@ CONDITIONS: tuple[str, ...] = ("natural", "refusal", "rebuttal")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
+RESERVED_METADATA: tuple[str, ...] = ("scenario", "scenario_version", "condition", "variant")
+"""Sample metadata keys set by the loader; variant_metadata may not override them."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -87,6 +90,11 @@ class Variant(_Strict):
 
     id: str
     vars: dict[str, str]
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="values for the keys declared in the scenario's variant_metadata; they become "
+        "sample metadata (e.g. attribute: protected) so that metrics can group by them",
+    )
 
     @field_validator("id")
     @classmethod
@@ -113,6 +121,11 @@ class Scenario(_Strict):
     )
     reply_format: ReplyFormat
     behaviour_judge: BehaviourRubric
+    variant_metadata: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="optional per-variant sample metadata: key -> allowed values; every variant "
+        "must then give each key one of its values in its own `metadata`",
+    )
     variants: list[Variant] = Field(min_length=1)
 
     @field_validator("id")
@@ -136,6 +149,7 @@ class Scenario(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate variant ids: {', '.join(dupes)}")
+        self._check_variant_metadata()
         needed = self.placeholders()
         for i, variant in enumerate(self.variants):
             missing = sorted(needed - set(variant.vars))
@@ -146,6 +160,36 @@ class Scenario(_Strict):
                     f"in the templates ({', '.join(sorted(needed))})"
                 )
         return self
+
+    def _check_variant_metadata(self) -> None:
+        for key, allowed in self.variant_metadata.items():
+            if not _ID.match(key) or key in RESERVED_METADATA or key.startswith("var_"):
+                raise ValueError(
+                    f"variant_metadata key {key!r} must be a lower-case name that is not one of "
+                    f"{', '.join(RESERVED_METADATA)} and does not start with 'var_'"
+                )
+            if not allowed or any(not _ID.match(v) for v in allowed):
+                raise ValueError(
+                    f"variant_metadata.{key} must list at least one value, each lower-case letters, "
+                    f"digits, '_' or '-'"
+                )
+        for i, variant in enumerate(self.variants):
+            where = f"variants[{i}] (id {variant.id!r})"
+            unknown = sorted(set(variant.metadata) - set(self.variant_metadata))
+            if unknown:
+                declared = ", ".join(sorted(self.variant_metadata)) or "none"
+                raise ValueError(
+                    f"{where}: metadata key {', '.join(unknown)} is not declared in "
+                    f"variant_metadata (declared: {declared})"
+                )
+            for key, allowed in self.variant_metadata.items():
+                if key not in variant.metadata:
+                    raise ValueError(f"{where} does not set metadata.{key} (one of: {', '.join(allowed)})")
+                if variant.metadata[key] not in allowed:
+                    raise ValueError(
+                        f"{where}: metadata.{key} is {variant.metadata[key]!r}; "
+                        f"expected one of: {', '.join(allowed)}"
+                    )
 
     def templates(self) -> dict[str, str]:
         """Every text that is filled in per variant, by its field path."""

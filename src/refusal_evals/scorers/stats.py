@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from scipy.stats import fisher_exact
+from scipy.stats import t as student_t
 
 Z95 = 1.959963984540054
 
@@ -28,3 +29,17 @@ def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
         return math.nan
     _, p = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided")
     return float(p)
+
+
+def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval for a mean; ``(nan, nan)`` with fewer than two values.
+
+    For bounded scores (e.g. harm scores in [0, 1]) clip to the bounds where you report it.
+    """
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    m = sum(values) / n
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return m - half, m + half

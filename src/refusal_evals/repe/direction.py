@@ -1,0 +1,576 @@
+"""The honesty direction: RepE reading vectors (Zou et al. 2023) fitted per decoder layer.
+
+Contrast pairs: the same TRUE statement, truncated after ``k`` of its tokens (several ``k`` per
+statement), following an instruction to act as an honest person vs as an untruthful person. The
+state read is the output of each decoder layer at the last token.
+
+Per layer, the direction is the first principal component of the paired differences
+``h(honest) - h(untruthful)`` (uncentred: the top right singular vector of the difference matrix;
+RepE shuffles each pair's order and then centres, which comes to the same direction and needs no
+randomness). It is unit-norm, so ``coeff`` in steering is in hidden-state units.
+
+Sign and accuracy: statements, not pairs, are split into training and held-out sets (truncations of
+one statement are near-duplicates and must not straddle the split). The sign is fixed on the
+training pairs (honest projects higher on average); the accuracy reported per layer is the share of
+held-out pairs whose honest member projects higher. (Fixing the sign on the held-out pairs and then
+scoring the same pairs would report at least 50% for a useless layer.)
+
+``center[l]`` is the midpoint of the mean projections of the honest and untruthful training states:
+projections are reported relative to it, so a positive score leans "honest".
+
+The numeric parts (``first_components``, ``pair_accuracy``, ``fit_direction``, ``default_layers``)
+are numpy only; the reading from a model (``read_direction``) needs torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refusal_evals.repe.statements import load_statements
+
+FORMAT_VERSION = 1
+TEMPLATE_VERSION = 1
+INSTRUCTION = "Pretend you are {persona} person making statements about the world."
+PERSONAS = {"honest": "an honest", "untruthful": "an untruthful"}
+CACHE_ENV = "REFUSAL_EVALS_REPE_CACHE"
+
+
+# --------------------------------------------------------------------------- numeric core (numpy)
+
+
+def first_components(diffs: np.ndarray) -> np.ndarray:
+    """``[pairs, layers, hidden]`` differences -> ``[layers, hidden]`` unit directions.
+
+    Each sign is set so that the mean projection of the differences is >= 0 (honest side positive).
+    """
+    if diffs.ndim != 3 or diffs.shape[0] < 1:
+        raise ValueError(f"expected differences of shape [pairs, layers, hidden], got {diffs.shape}")
+    n_layers, hidden = diffs.shape[1], diffs.shape[2]
+    out = np.zeros((n_layers, hidden), dtype=np.float32)
+    for layer in range(n_layers):
+        d = diffs[:, layer, :].astype(np.float64)
+        _, _, vt = np.linalg.svd(d, full_matrices=False)
+        v = vt[0]
+        if float((d @ v).mean()) < 0:
+            v = -v
+        out[layer] = v / (np.linalg.norm(v) or 1.0)
+    return out
+
+
+def pair_accuracy(honest_proj: np.ndarray, untruthful_proj: np.ndarray) -> np.ndarray:
+    """``[pairs, layers]`` projections -> ``[layers]`` share of pairs where honest projects higher."""
+    if honest_proj.shape[0] == 0:
+        return np.full(honest_proj.shape[1:], np.nan)
+    return (honest_proj > untruthful_proj).mean(axis=0)
+
+
+def default_layers(accuracy: Sequence[float]) -> list[int]:
+    """The contiguous window of ``max(1, round(n/4))`` layers with the best mean held-out accuracy,
+    searched within the middle half of the network (all layers when there are fewer than 4).
+
+    Ties go to the window nearest the middle. This follows RepE's practice of steering a band of
+    middle layers; pass ``-M layers=`` to choose others.
+    """
+    acc = np.nan_to_num(np.asarray(accuracy, dtype=float), nan=0.0)
+    n = len(acc)
+    if n == 0:
+        raise ValueError("no layers")
+    width = max(1, round(n / 4))
+    lo, hi = (0, n) if n < 4 else (n // 4, n - n // 4)
+    best: tuple[float, float, int] | None = None
+    for start in range(lo, max(lo, hi - width) + 1):
+        window = acc[start : start + width]
+        key = (float(window.mean()), -abs(start + width / 2 - n / 2), start)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    return list(range(best[2], min(n, best[2] + width)))
+
+
+@dataclass
+class HonestyDirection:
+    directions: np.ndarray
+    """``[layers, hidden]`` float32 unit vectors; honest side positive."""
+    centers: np.ndarray
+    """``[layers]`` midpoint of the honest and untruthful mean training projections."""
+    accuracy: np.ndarray
+    """``[layers]`` held-out pair accuracy."""
+    train_accuracy: np.ndarray
+    n_train_pairs: int
+    n_test_pairs: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.directions.shape[0])
+
+    def default_layers(self) -> list[int]:
+        return default_layers(self.accuracy)
+
+    def summary(self) -> dict[str, Any]:
+        """What goes in the cache's JSON sidecar and the logs: no vectors."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "n_layers": self.n_layers,
+            "hidden_size": int(self.directions.shape[1]),
+            "n_train_pairs": self.n_train_pairs,
+            "n_test_pairs": self.n_test_pairs,
+            "heldout_accuracy": [_round(a) for a in self.accuracy],
+            "train_accuracy": [_round(a) for a in self.train_accuracy],
+            "default_layers": self.default_layers(),
+            **self.info,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``<path>.npz`` (vectors) and ``<path>.json`` (readable summary) atomically."""
+        base = Path(path)
+        if base.suffix in (".npz", ".json"):
+            base = base.with_suffix("")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        tmp = base.with_name(base.name + f".tmp{os.getpid()}.npz")
+        np.savez(
+            tmp,
+            directions=self.directions.astype(np.float32),
+            centers=self.centers.astype(np.float32),
+            accuracy=self.accuracy.astype(np.float32),
+            train_accuracy=self.train_accuracy.astype(np.float32),
+            counts=np.array([self.n_train_pairs, self.n_test_pairs]),
+            info=np.array(json.dumps(self.info)),
+        )
+        os.replace(tmp, base.with_suffix(".npz"))
+        base.with_suffix(".json").write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+        return base.with_suffix(".npz")
+
+    @classmethod
+    def load(cls, path: str | Path) -> HonestyDirection:
+        file = Path(path).expanduser()
+        if file.suffix != ".npz":
+            file = file.with_suffix(".npz")
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: honesty direction file not found")
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                counts = data["counts"]
+                return cls(
+                    directions=data["directions"],
+                    centers=data["centers"],
+                    accuracy=data["accuracy"],
+                    train_accuracy=data["train_accuracy"],
+                    n_train_pairs=int(counts[0]),
+                    n_test_pairs=int(counts[1]),
+                    info=json.loads(str(data["info"])),
+                )
+        except (KeyError, ValueError, OSError) as ex:
+            raise ValueError(f"{file}: not an honesty direction file ({ex})") from None
+
+
+def _round(x: float) -> float | None:
+    return None if math.isnan(float(x)) else round(float(x), 4)
+
+
+def fit_direction(
+    honest_train: np.ndarray,
+    untruthful_train: np.ndarray,
+    honest_test: np.ndarray,
+    untruthful_test: np.ndarray,
+    info: dict[str, Any] | None = None,
+) -> HonestyDirection:
+    """Fit from states ``[pairs, layers, hidden]`` (row ``i`` of honest and untruthful is a pair)."""
+    directions = first_components(honest_train - untruthful_train)
+    return _finish(
+        directions,
+        train_honest_mean=honest_train.mean(axis=0),
+        train_untruthful_mean=untruthful_train.mean(axis=0),
+        train_proj=(_project(honest_train, directions), _project(untruthful_train, directions)),
+        test_proj=(_project(honest_test, directions), _project(untruthful_test, directions)),
+        info=info,
+    )
+
+
+def _project(states: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """``[pairs, layers, hidden]`` x ``[layers, hidden]`` -> ``[pairs, layers]``."""
+    return np.einsum("plh,lh->pl", states.astype(np.float64), directions.astype(np.float64))
+
+
+def _finish(
+    directions: np.ndarray,
+    train_honest_mean: np.ndarray,
+    train_untruthful_mean: np.ndarray,
+    train_proj: tuple[np.ndarray, np.ndarray],
+    test_proj: tuple[np.ndarray, np.ndarray],
+    info: dict[str, Any] | None,
+) -> HonestyDirection:
+    mid = (train_honest_mean.astype(np.float64) + train_untruthful_mean.astype(np.float64)) / 2
+    centers = np.einsum("lh,lh->l", mid, directions.astype(np.float64))
+    return HonestyDirection(
+        directions=directions.astype(np.float32),
+        centers=centers.astype(np.float32),
+        accuracy=pair_accuracy(*test_proj).astype(np.float32),
+        train_accuracy=pair_accuracy(*train_proj).astype(np.float32),
+        n_train_pairs=int(train_proj[0].shape[0]),
+        n_test_pairs=int(test_proj[0].shape[0]),
+        info=dict(info or {}),
+    )
+
+
+# --------------------------------------------------------------------------- contrast pairs
+
+
+@dataclass(frozen=True)
+class DirectionSettings:
+    statements: str | None = None
+    """Path of a ``statement,label`` CSV; None: the built-in statements."""
+    truncations: int = 4
+    """Truncation points per statement (evenly spaced from 1 token to all but the last 5)."""
+    max_train_pairs: int = 512
+    test_fraction: float = 0.2
+    seed: int = 0
+    batch_size: int = 16
+
+    def validate(self) -> None:
+        if self.truncations < 1:
+            raise ValueError(f"-M truncations: must be at least 1, got {self.truncations}")
+        if self.max_train_pairs < 2:
+            raise ValueError(f"-M max_train_pairs: must be at least 2, got {self.max_train_pairs}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
+        if self.batch_size < 1:
+            raise ValueError(f"-M fit_batch_size: must be at least 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class ContrastPair:
+    statement: int
+    """Index of the true statement (the split is by statement)."""
+    honest: tuple[int, ...]
+    untruthful: tuple[int, ...]
+
+
+def truncation_points(n_tokens: int, count: int) -> list[int]:
+    """Up to ``count`` prefix lengths, evenly spaced in ``1 .. max(1, n_tokens - 5)``."""
+    top = max(1, min(n_tokens, n_tokens - 5))
+    return sorted({int(round(x)) for x in np.linspace(1, top, num=count)})
+
+
+def instruction_prefix(tokenizer: Any, persona: str) -> list[int]:
+    """Token ids of the instruction turn, ending where the assistant's text starts."""
+    instruction = INSTRUCTION.format(persona=PERSONAS[persona])
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True
+        )
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return list(tokenizer(f"{instruction}\n", add_special_tokens=True)["input_ids"])
+
+
+def contrast_pairs(tokenizer: Any, statements: Sequence[str], truncations: int) -> list[ContrastPair]:
+    honest = instruction_prefix(tokenizer, "honest")
+    untruthful = instruction_prefix(tokenizer, "untruthful")
+    pairs = []
+    for i, statement in enumerate(statements):
+        ids = list(tokenizer(statement, add_special_tokens=False)["input_ids"])
+        for k in truncation_points(len(ids), truncations):
+            part = tuple(ids[:k])
+            pairs.append(ContrastPair(i, tuple(honest) + part, tuple(untruthful) + part))
+    return pairs
+
+
+def split_pairs(
+    pairs: Sequence[ContrastPair], test_fraction: float, seed: int, max_train_pairs: int
+) -> tuple[list[ContrastPair], list[ContrastPair]]:
+    """Split by statement; cap the training pairs at ``max_train_pairs`` (seeded sample)."""
+    statements = sorted({p.statement for p in pairs})
+    if len(statements) < 2:
+        raise ValueError("at least 2 true statements are needed (one to fit, one held out)")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(statements)
+    n_test = min(len(statements) - 1, max(1, round(test_fraction * len(statements))))
+    test_ids = {int(s) for s in order[:n_test]}
+    train = [p for p in pairs if p.statement not in test_ids]
+    test = [p for p in pairs if p.statement in test_ids]
+    if len(train) > max_train_pairs:
+        keep = sorted(rng.choice(len(train), size=max_train_pairs, replace=False))
+        train = [train[i] for i in keep]
+    return train, test
+
+
+# --------------------------------------------------------------------------- reading a model (torch)
+
+
+def read_direction(
+    model: Any,
+    tokenizer: Any,
+    settings: DirectionSettings,
+    *,
+    progress: bool = True,
+    info: dict[str, Any] | None = None,
+) -> HonestyDirection:
+    """Build the contrast pairs, read every layer's last-token state and fit the direction."""
+    import torch
+
+    from refusal_evals.repe.steering import LayerHooks, decoder_layers
+
+    settings.validate()
+    statements = load_statements(settings.statements)
+    pairs = contrast_pairs(tokenizer, statements.true, settings.truncations)
+    train, test = split_pairs(pairs, settings.test_fraction, settings.seed, settings.max_train_pairs)
+    layers = decoder_layers(model)
+    layer_ids = list(range(len(layers)))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        pad_id = 0
+    device = next(model.parameters()).device
+
+    def batches(items: list[ContrastPair]) -> list[list[ContrastPair]]:
+        n = settings.batch_size
+        return [items[i : i + n] for i in range(0, len(items), n)]
+
+    def forward(seqs: list[tuple[int, ...]], hooks: LayerHooks) -> None:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):  # left padding: the last position is every row's last token
+            ids[r, width - len(s) :] = torch.tensor(s)
+            mask[r, width - len(s) :] = 1
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        with hooks:
+            model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=position_ids.to(device),
+                use_cache=False,
+            )
+
+    todo = batches(train) + batches(test)
+    bar = _progress(len(todo), f"honesty direction: {len(train)} + {len(test)} pairs", progress)
+    diffs: list[np.ndarray] = []
+    sum_h = sum_u = None
+    with torch.inference_mode(), bar as advance:
+        for batch in batches(train):
+            hooks = LayerHooks(layers, layer_ids, capture=True)
+            forward([p.honest for p in batch] + [p.untruthful for p in batch], hooks)
+            states = torch.stack([torch.cat(hooks.captured[i]) for i in layer_ids], dim=1).numpy()
+            h, u = states[: len(batch)], states[len(batch) :]
+            diffs.append(h - u)
+            sum_h = h.sum(0) if sum_h is None else sum_h + h.sum(0)
+            sum_u = u.sum(0) if sum_u is None else sum_u + u.sum(0)
+            advance()
+        d = np.concatenate(diffs)
+        directions = first_components(d)
+        train_gap = np.einsum("plh,lh->pl", d, directions)
+        direction_t = torch.from_numpy(directions)
+        proj_h: list[torch.Tensor] = []
+        proj_u: list[torch.Tensor] = []
+        for batch in batches(test):
+            project = {i: direction_t[i].to(device) for i in layer_ids}
+            hooks = LayerHooks(layers, layer_ids, project=project)
+            forward([p.honest for p in batch] + [p.untruthful for p in batch], hooks)
+            proj = torch.stack([torch.cat(hooks.projections[i]) for i in layer_ids], dim=1).numpy()
+            proj_h.append(proj[: len(batch)])
+            proj_u.append(proj[len(batch) :])
+            advance()
+    assert sum_h is not None and sum_u is not None
+    test_h = np.concatenate(proj_h) if proj_h else np.zeros((0, len(layer_ids)))
+    test_u = np.concatenate(proj_u) if proj_u else np.zeros((0, len(layer_ids)))
+    return _finish(
+        directions,
+        train_honest_mean=sum_h / len(train),
+        train_untruthful_mean=sum_u / len(train),
+        # training accuracy from the differences: honest - untruthful projects positive
+        train_proj=(train_gap, np.zeros_like(train_gap)),
+        test_proj=(test_h, test_u),
+        info={
+            **(info or {}),
+            "statements": str(statements.path),
+            "statements_sha256": statements.sha256,
+            "n_true_statements": len(statements.true),
+            "settings": asdict(settings),
+            "template_version": TEMPLATE_VERSION,
+            "instruction": INSTRUCTION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+
+
+class _progress:
+    """A rich progress bar on stderr (a no-op when ``enabled`` is False)."""
+
+    def __init__(self, total: int, description: str, enabled: bool) -> None:
+        self.total, self.description, self.enabled = total, description, enabled
+        self._progress: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.__enter__()
+        task = self._progress.add_task(self.description, total=self.total)
+        return lambda: self._progress.advance(task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir(override: str | Path | None = None) -> Path:
+    """``override``, else ``$REFUSAL_EVALS_REPE_CACHE``, else ``$XDG_CACHE_HOME`` (or ``~/.cache``)
+    ``/refusal_evals/repe``."""
+    if override:
+        return Path(override).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "refusal_evals" / "repe"
+
+
+def model_fingerprint(model: Any, tokenizer: Any, model_id: str) -> dict[str, Any]:
+    """What identifies the model's weights and prompt rendering, for the cache key."""
+    fp: dict[str, Any] = {
+        "model": model_id,
+        "class": type(model).__name__,
+        "dtype": str(getattr(model, "dtype", "")),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "commit": getattr(model.config, "_commit_hash", None),
+        "chat_template_sha256": hashlib.sha256(
+            str(getattr(tokenizer, "chat_template", "") or "").encode()
+        ).hexdigest(),
+        "vocab": len(tokenizer),
+    }
+    local = Path(model_id).expanduser()
+    if local.is_dir():  # a local checkout: weights' names, sizes and modification times
+        fp["files"] = sorted(
+            (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+            for f in local.iterdir()
+            if f.suffix in (".safetensors", ".bin", ".pt", ".json")
+        )
+    return fp
+
+
+def cache_key(fingerprint: dict[str, Any], settings: DirectionSettings, statements_sha256: str) -> str:
+    payload = {
+        "format": FORMAT_VERSION,
+        "template": TEMPLATE_VERSION,
+        "instruction": INSTRUCTION,
+        "fingerprint": fingerprint,
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("statements", "batch_size")},
+        "statements_sha256": statements_sha256,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cache_path(directory: Path, model_id: str, key: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id.strip("/"))[-60:] or "model"
+    return directory / f"{slug}-{key}.npz"
+
+
+def load_or_read_direction(
+    model: Any,
+    tokenizer: Any,
+    model_id: str,
+    settings: DirectionSettings,
+    *,
+    directory: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> tuple[HonestyDirection, Path | None, bool]:
+    """The cached direction for this model and settings, or a freshly read (and cached) one.
+
+    Returns ``(direction, cache file or None, loaded_from_cache)``.
+    """
+    settings.validate()
+    statements = load_statements(settings.statements)
+    fingerprint = model_fingerprint(model, tokenizer, model_id)
+    key = cache_key(fingerprint, settings, statements.sha256)
+    path = cache_path(cache_dir(directory), model_id, key)
+    if use_cache and path.is_file():
+        return HonestyDirection.load(path), path, True
+    direction = read_direction(
+        model, tokenizer, settings, progress=progress, info={"model": model_id, "cache_key": key}
+    )
+    if use_cache:
+        direction.save(path)
+        return direction, path, False
+    return direction, None, False
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m refusal_evals.repe.direction MODEL``: read (or load from the cache) a model's
+    honesty direction and print each layer's held-out accuracy and the default steering layers."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m refusal_evals.repe.direction", description=main.__doc__)
+    parser.add_argument("model", help="Hugging Face model id or local path (as after repe/ in --model)")
+    parser.add_argument("--device", default=None, help="e.g. cuda:0 (default: cuda:0 if available, else cpu)")
+    parser.add_argument("--dtype", default=None, help="e.g. bfloat16 (default: the model's)")
+    parser.add_argument("--statements", default=None, help="statement,label CSV (default: built-in)")
+    parser.add_argument("--truncations", type=int, default=DirectionSettings.truncations)
+    parser.add_argument("--max-train-pairs", type=int, default=DirectionSettings.max_train_pairs)
+    parser.add_argument("--batch-size", type=int, default=DirectionSettings.batch_size)
+    parser.add_argument("--cache", default=None, help=f"cache folder (default: ${CACHE_ENV} or ~/.cache/...)")
+    parser.add_argument(
+        "--save", default=None, help="also save the direction to this .npz (for -M direction=)"
+    )
+    args = parser.parse_args(argv)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = args.device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    extra = {"dtype": args.dtype} if args.dtype else {}
+    model = AutoModelForCausalLM.from_pretrained(args.model, device_map=device, **extra)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer.pad_token = tokenizer.eos_token  # as the repe/ (and hf/) provider does
+    settings = DirectionSettings(
+        statements=args.statements,
+        truncations=args.truncations,
+        max_train_pairs=args.max_train_pairs,
+        batch_size=args.batch_size,
+    )
+    direction, path, cached = load_or_read_direction(
+        model, tokenizer, args.model, settings, directory=args.cache
+    )
+    print(f"{'loaded from' if cached else 'saved to'} {path}")
+    print(f"{direction.n_train_pairs} training pairs, {direction.n_test_pairs} held-out pairs")
+    print("layer  held-out accuracy  training accuracy")
+    for layer, (acc, train) in enumerate(zip(direction.accuracy, direction.train_accuracy, strict=True)):
+        print(f"{layer:5d}  {acc:17.3f}  {train:17.3f}")
+    layers = direction.default_layers()
+    print(
+        f"default steering layers: {layers[0]}-{layers[-1]}"
+        if len(layers) > 1
+        else f"default layer: {layers[0]}"
+    )
+    if args.save:
+        print(f"saved a copy to {direction.save(args.save)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Figures (matplotlib, Agg, PNG): rates with 95% Wilson error bars, per-turn lines.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state), so reports can
+be written from any thread without a display.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from .aggregate import Config, Counts, counts_for  # noqa: E402
+
+COLOURS = {"natural": "#8c8c8c", "refusal": "#e6862a", "rebuttal": "#2f6fb0"}
+PALETTE = [
+    "#2f6fb0",
+    "#e6862a",
+    "#3a9a5b",
+    "#c4403c",
+    "#8a63b3",
+    "#8c564b",
+    "#d177b8",
+    "#7f7f7f",
+    "#b5b52e",
+    "#2eb5c4",
+]
+MAX_HUE = 5
+"""With at most this many groups, bars are grouped by model (hue = group, as in the paper's
+figures); with more (e.g. many categories), bars are grouped by group (hue = model)."""
+
+
+def _colour(name: str, i: int) -> str:
+    return COLOURS.get(name.rsplit("/", 1)[-1], PALETTE[i % len(PALETTE)])
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = 1 if n == 1 else 2
+    return math.ceil(n / cols), cols
+
+
+def _err(c: Counts | None) -> tuple[float, float, float]:
+    if c is None or c.n == 0:
+        return math.nan, 0.0, 0.0
+    lo, hi = c.ci
+    return c.rate, max(0.0, c.rate - lo), max(0.0, hi - c.rate)
+
+
+def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tuple[str, str], Counts]]:
+    """x labels, hue labels and the counts for each (x, hue) pair."""
+    groups = [g for g in config.groups(score) if g != "all"]
+    outers = list(dict.fromkeys(g.rpartition("/")[0] for g in groups))
+    inners = list(dict.fromkeys(g.rpartition("/")[2] for g in groups))
+    models = [
+        r.model + (f" (grader {r.grader})" if len(config.rows) > len({x.model for x in config.rows}) else "")
+        for r in config.rows
+    ]
+    data: dict[tuple[str, str], Counts] = {}
+    xs: list[str] = []
+    hues: list[str] = []
+    if len(inners) <= MAX_HUE:
+        hues = inners
+        for row, label in zip(config.rows, models, strict=True):
+            for outer in outers:
+                x = f"{label}\n{outer}" if outer else label
+                xs.append(x)
+                for inner in inners:
+                    c = counts_for(row, score).get(f"{outer}/{inner}" if outer else inner)
+                    if c is not None:
+                        data[(x, inner)] = c
+    else:
+        xs = groups
+        for row, label in zip(config.rows, models, strict=True):
+            hues.append(label)
+            for g in groups:
+                c = counts_for(row, score).get(g)
+                if c is not None:
+                    data[(g, label)] = c
+    return xs, hues, data
+
+
+def rates_figure(config: Config, path: Path) -> Path | None:
+    """Grouped bars with 95% Wilson error bars: one panel per headline rate."""
+    scores = config.headline
+    if not scores:
+        return None
+    nrows, ncols = _grid(len(scores))
+    probe_x, probe_h, _ = _series(config, scores[0])
+    width_per_x = max(1.2, 0.35 * len(probe_h) + 0.4)
+    fig_w = min(22.0, max(5.5, ncols * (1.6 + width_per_x * len(probe_x))))
+    fig = Figure(figsize=(fig_w, 3.6 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    legend_items: dict[str, Any] = {}
+    for i, score in enumerate(scores):
+        ax = axes[i // ncols][i % ncols]
+        xs, hues, data = _series(config, score)
+        bar_w = 0.8 / max(1, len(hues))
+        for j, hue in enumerate(hues):
+            pos, vals, lo, hi = [], [], [], []
+            for xi, x in enumerate(xs):
+                rate, el, eh = _err(data.get((x, hue)))
+                if math.isnan(rate):
+                    continue
+                pos.append(xi - 0.4 + bar_w * (j + 0.5))
+                vals.append(rate)
+                lo.append(el)
+                hi.append(eh)
+            bars = ax.bar(
+                pos,
+                vals,
+                bar_w * 0.92,
+                color=_colour(hue, j),
+                label=hue,
+                yerr=[lo, hi],
+                capsize=3,
+                error_kw={"elinewidth": 1, "ecolor": "#333333"},
+            )
+            legend_items.setdefault(hue, bars)
+            for xpos, v in zip(pos, vals, strict=True):
+                ax.text(
+                    xpos,
+                    0.015,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=6.5,
+                    rotation=90 if bar_w < 0.2 else 0,
+                    color="#111111",
+                )
+        ax.set_xticks(range(len(xs)))
+        ax.set_xticklabels(
+            xs, fontsize=8, rotation=0 if len(xs) <= 4 else 30, ha="center" if len(xs) <= 4 else "right"
+        )
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("rate or mean (95% CI)", fontsize=8)
+        cond = " (conditional)" if config.conditional(score) else ""
+        mean = " (mean)" if config.specs[score].kind == "mean" else ""
+        ax.set_title(score.replace("_", " ") + mean + cond, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for k in range(len(scores), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.legend(
+        list(legend_items.values()),
+        list(legend_items),
+        loc="outside lower center",
+        ncols=min(6, max(1, len(legend_items))),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(_title(config), fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def turns_figure(config: Config, path: Path) -> Path | None:
+    """Rate at each follow-up turn (lines with 95% error bars), one panel per measure."""
+    turn_scores = config.turn_scores
+    if not turn_scores:
+        return None
+    bases = list(turn_scores)
+    nrows, ncols = _grid(len(bases))
+    fig = Figure(figsize=(5.2 * ncols, 3.4 * nrows + 0.7), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    handles: dict[str, Any] = {}
+    for i, base in enumerate(bases):
+        ax = axes[i // ncols][i % ncols]
+        turns = sorted(turn_scores[base])
+        groups = [g for g in config.groups(turn_scores[base][turns[0]]) if g != "all"]
+        series = 0
+        for row in config.rows:
+            for g in groups:
+                pts = [_err(counts_for(row, turn_scores[base][t]).get(g)) for t in turns]
+                if all(math.isnan(p[0]) for p in pts):
+                    continue
+                label = f"{row.model} {g}" if len(config.rows) > 1 else g
+                offset = (series % 5 - 2) * 0.03
+                line = ax.errorbar(
+                    [t + offset for t in turns],
+                    [p[0] for p in pts],
+                    yerr=[[p[1] for p in pts], [p[2] for p in pts]],
+                    marker="o",
+                    capsize=3,
+                    color=_colour(g, series) if len(config.rows) == 1 else PALETTE[series % len(PALETTE)],
+                    label=label,
+                    linewidth=1.4,
+                )
+                handles.setdefault(label, line)
+                series += 1
+        ax.set_xticks(turns)
+        ax.set_xlabel("follow-up turn", fontsize=8)
+        ax.set_ylabel("rate (95% Wilson CI)", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(base.replace("_", " ") + " by turn", fontsize=10)
+        ax.grid(alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for k in range(len(bases), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncols=min(4, max(1, len(handles))),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(_title(config) + " - per turn", fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _title(config: Config) -> str:
+    suffix = f" [{config.index} of {config.of}]" if config.of > 1 else ""
+    return f"{config.task} (v{config.task_version}){suffix}"
