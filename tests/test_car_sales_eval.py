@@ -79,6 +79,9 @@ def test_rates_per_condition_are_exact(log_dir):
     assert (rbd["natural"], rbd["refusal"], rbd["rebuttal"]) == (1.0, 0.75, 0.0)
     unscored, _ = metrics(log, "unscored_measures")
     assert unscored["refusal"] == 0 and unscored["refusal_of"] == 4
+    # the log's headline is the overall undesired rate
+    assert log.results.headline is not None
+    assert "undesired" in str(log.results.headline) and "all" in str(log.results.headline)
 
 
 def test_injected_turn_is_logged_and_scores_are_readable(log_dir):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspect_ai import Task
+from inspect_ai.log import HeadlineMetric
 from inspect_ai.model import GenerateConfig
 
 from refusal_evals.datasets.loader import load_scenario, scenario_samples
@@ -59,6 +60,10 @@ def roleplay_task(
         scorer=roleplay_judge(scenario=scenario, cot=use_cot, turns=n_turns),
         metrics=roleplay_metrics(cot=use_cot, turns=n_turns, within=metadata_within),
         config=DEFAULT_CONFIG,
+        # the overall undesired rate is the number that summarises a run (log listings, viewer)
+        headline_metric=HeadlineMetric(
+            scorer="roleplay_judge", score="undesired", metric="refusal_evals/group_rates_all"
+        ),
         version=f"1-{spec.version}",
         metadata={
             "scenario": spec.id,
