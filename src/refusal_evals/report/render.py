@@ -15,7 +15,16 @@ from typing import Any
 from .aggregate import Config, Pooled, comparisons, counts_for, pool, total
 from .plots import rates_figure, turns_figure
 from .read import LogRecord, read_logs
-from .tables import Table, diffs_table, other_scores_tables, provenance_table, rates_table, turns_table
+from .tables import (
+    Table,
+    diffs_table,
+    is_judge_validation,
+    judge_validation_tables,
+    other_scores_tables,
+    provenance_table,
+    rates_table,
+    turns_table,
+)
 from .task_figures import task_figures
 
 # a document is a list of blocks: ("h", level, text) | ("p", text) | ("warn", text) |
@@ -69,8 +78,9 @@ def write_report_from_logs(
             blocks.append(("warn", w))
 
     rate_configs = [c for c in pooled.configs if c.rate_scores]
-    other_configs = [c for c in pooled.configs if not c.rate_scores]
-    contents = [_heading(c) for c in rate_configs] + [_heading(c) for c in other_configs]
+    judge_configs = [c for c in pooled.configs if not c.rate_scores and is_judge_validation(c)]
+    other_configs = [c for c in pooled.configs if not c.rate_scores and c not in judge_configs]
+    contents = [_heading(c) for c in rate_configs + judge_configs + other_configs]
     if contents:
         blocks.append(("h", 2, "Contents"))
         blocks.append(("list", contents))
@@ -108,13 +118,32 @@ def write_report_from_logs(
         blocks.append(("h", 3, "Logs"))
         blocks.append(("table", provenance_table(config.logs)))
 
+    if judge_configs:
+        blocks.append(("h", 2, "Judge validation"))
+        blocks.append(
+            (
+                "p",
+                "Agreement of each grader with our gold labels, per judge "
+                "(`refusal_evals/judge_validation`). Read a task's rates only through a grader "
+                "that agrees well on the judges behind them.",
+            )
+        )
+        for config in judge_configs:
+            blocks.append(("h", 3, _heading(config)))
+            blocks.extend(_summary(config))
+            for name, table in judge_validation_tables(config):
+                if name != "summary":
+                    blocks.append(("p", f"Confusion matrix: {name}"))
+                blocks.append(("table", table))
+            blocks.append(("p", "Logs:"))
+            blocks.append(("table", provenance_table(config.logs)))
+
     if other_configs:
         blocks.append(("h", 2, "Tasks without a condition grouping"))
         blocks.append(
             (
                 "p",
-                "Scores of these tasks have no group_rates metric (for example a judge "
-                "validation task's accuracy and kappa); their metrics are shown as recorded.",
+                "Scores of these tasks have no group_rates metric; their metrics are shown as recorded.",
             )
         )
         for config in other_configs:

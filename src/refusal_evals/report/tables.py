@@ -253,3 +253,54 @@ def other_scores_tables(config: Config) -> list[tuple[str, Table]]:
         table.note = f"As recorded in the log ({scored})."
         out.append((name, table))
     return out
+
+
+def _judge_metrics(log: LogRecord) -> dict[str, dict[str, float]]:
+    """Per judge, its agreement metrics (``<judge>_kappa`` ...) of a judge-validation log; {} otherwise."""
+    values = _labels(log, "agreement")
+    judges = sorted(k[: -len("_kappa")] for k in values if k.endswith("_kappa"))
+    return {
+        j: {k[len(j) + 1 :]: v for k, v in values.items() if k.startswith(f"{j}_")}
+        for j in judges
+        if f"{j}_n" in values
+    }
+
+
+def is_judge_validation(config: Config) -> bool:
+    return any(_judge_metrics(log) for log in config.logs)
+
+
+def judge_validation_tables(config: Config) -> list[tuple[str, Table]]:
+    """A judge-validation config: one summary table (grader x judge) and a confusion matrix per judge."""
+    summary = Table(
+        header=["grader", "judge", "n", "unparseable", "accuracy", "kappa", "recall per gold label"]
+    )
+    matrices: list[tuple[str, Table]] = []
+    for log in config.logs:
+        grader = log.grader or log.model
+        for judge, m in _judge_metrics(log).items():
+            labels = [k[len("gold_n_") :] for k in m if k.startswith("gold_n_")]
+            recall = ", ".join(
+                f"{lbl} {fmt(m.get(f'recall_{lbl}'), 2)} (n={fmt_value(m[f'gold_n_{lbl}'])})" for lbl in labels
+            )
+            summary.rows.append(
+                [
+                    grader,
+                    judge,
+                    fmt_value(m["n"]),
+                    fmt(m.get("unparseable")),
+                    fmt(m.get("accuracy")),
+                    fmt(m.get("kappa")),
+                    recall,
+                ]
+            )
+            cm = Table(header=["gold \\ predicted"] + labels)
+            for g in labels:
+                cm.rows.append([g] + [fmt_value(m.get(f"cm_{g}_{p}", math.nan)) for p in labels])
+            cm.note = f"{fmt_value(m.get('scored_n', math.nan))} of {fmt_value(m['n'])} replies parsed."
+            matrices.append((f"{judge}, grader {grader}", cm))
+    summary.note = (
+        "Accuracy and Cohen's kappa over the parsed replies; unparseable over all cases. "
+        "Recommended before trusting a grader on a judge: kappa >= 0.8 and unparseable <= 0.02."
+    )
+    return [("summary", summary)] + matrices
