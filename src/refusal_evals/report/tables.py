@@ -281,7 +281,8 @@ def judge_validation_tables(config: Config) -> list[tuple[str, Table]]:
         for judge, m in _judge_metrics(log).items():
             labels = [k[len("gold_n_") :] for k in m if k.startswith("gold_n_")]
             recall = ", ".join(
-                f"{lbl} {fmt(m.get(f'recall_{lbl}'), 2)} (n={fmt_value(m[f'gold_n_{lbl}'])})" for lbl in labels
+                f"{lbl} {fmt(m.get(f'recall_{lbl}'), 2)} (n={fmt_value(m[f'gold_n_{lbl}'])})"
+                for lbl in labels
             )
             summary.rows.append(
                 [
