@@ -194,6 +194,12 @@ class FakeReply:
     model: str | None = None
     """Model name to report (default: the requested one)."""
 
+    raw_body: str | None = None
+    """Send this text as the HTTP 200 body instead of a valid completion (e.g. malformed JSON)."""
+
+    stream_cut_after: int | None = None
+    """For a streamed reply: send only this many SSE events, then drop the connection (no [DONE])."""
+
 
 Responder = Callable[[FakeRequest], str | FakeReply]
 ResponderSpec = Responder | str | FakeReply | Iterable[str | FakeReply] | None
@@ -587,7 +593,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _send_sse(
-        self, events: Iterable[tuple[str | None, str]], headers: dict[str, str] | None = None
+        self,
+        events: Iterable[tuple[str | None, str]],
+        headers: dict[str, str] | None = None,
+        cut_after: int | None = None,
     ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
@@ -597,7 +606,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        for event_name, data in events:
+        for n, (event_name, data) in enumerate(events):
+            if cut_after is not None and n >= cut_after:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.shutdown(2)  # truncated stream: no terminator, connection dropped
+                return
             frame = (f"event: {event_name}\n" if event_name else "") + f"data: {data}\n\n"
             raw = frame.encode()
             self.wfile.write(f"{len(raw):X}\r\n".encode() + raw + b"\r\n")
@@ -740,11 +754,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error_reply(reply)
                 return
 
+            if reply.raw_body is not None:
+                self._send_json(200, reply.raw_body, reply.headers)
+                return
             builder: _ChatBuilder | _ResponsesBuilder = (
                 _ChatBuilder(request, reply) if request.api == "chat" else _ResponsesBuilder(request, reply)
             )
             if request.stream:
-                self._send_sse(builder.stream_events(), reply.headers)
+                self._send_sse(builder.stream_events(), reply.headers, reply.stream_cut_after)
             elif isinstance(builder, _ChatBuilder):
                 self._send_json(200, builder.completion(), reply.headers)
             else:
@@ -756,6 +773,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is not an error
+            super().handle_error(request, client_address)
     fake: FakeOpenAIServer
 
 
