@@ -80,13 +80,14 @@ def run_eval(
     base_url: str,
     log_dir: Path,
     *args: str,
-    task: str = "refusal_evals/car_sales",
+    task: str = "refusal_evals/car_sales",  # or several, space-separated: one process runs them all
     model: str = MODEL,
     grader: str | None = MODEL,
     timeout: float = 60,
     extra_env: dict[str, str] | None = None,
 ) -> Run:
-    cmd = inspect_cmd("eval", task, "--model", model, "--log-dir", str(log_dir), "--display", "plain")
+    cmd = inspect_cmd("eval", *task.split(), "--model", model, "--log-dir", str(log_dir))
+    cmd += ["--display", "plain"]
     if grader:
         cmd += ["--model-role", f"grader={grader}"]
     cmd += list(args)

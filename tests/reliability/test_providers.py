@@ -1,51 +1,52 @@
-"""Every task end to end through ``inspect eval`` against the fake OpenAI server, and car_sales through
-the fake Anthropic Messages API server (real ``openai`` / ``anthropic`` clients, loopback only)."""
+"""Every task end to end through ``inspect eval`` against the fake OpenAI server and the fake Anthropic
+Messages API server (real ``openai`` / ``anthropic`` clients, loopback only): one ``inspect eval``
+process per provider runs all the tasks (``honesty_steering`` needs the local ``repe/`` provider: see
+tests/test_honesty_steering_eval.py; every task through ``hf/``: tests/test_hf_every_task.py)."""
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.anthropic_server import FakeAnthropicServer
 from fakes.openai_server import FakeOpenAIServer
+from inspect_ai.log import EvalLog
 
-from ._support import API_KEY, Run, assert_no_secret, demo_reply, is_grader, run_eval, tally
+from ._support import API_KEY, MODEL, Run, assert_no_secret, demo_reply, run_eval, tally
 
 LIMIT = 2
-TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal"]
+TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"]
+SUBJECT_FREE = {"judge_validation"}  # only the grader is called
 ANTHROPIC_MODEL = "anthropic/claude-sonnet-4-5"
+PROVIDERS = {
+    "openai": (FakeOpenAIServer, MODEL, "OPENAI_BASE_URL"),
+    "anthropic": (FakeAnthropicServer, ANTHROPIC_MODEL, "ANTHROPIC_BASE_URL"),
+}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, Any]]:
     tmp = tmp_path_factory.mktemp("providers")
     out: dict[str, tuple[Run, Any]] = {}
-    gate = threading.Semaphore(3)
 
-    def openai_task(name: str) -> None:
-        with gate, FakeOpenAIServer(demo_reply) as server:
-            run = run_eval(server.base_url, tmp / name, "--limit", str(LIMIT), task=f"refusal_evals/{name}")
-            out[name] = (run, server)
-
-    def anthropic() -> None:
-        with gate, FakeAnthropicServer(demo_reply) as server:
+    def go(provider: str) -> None:
+        server_cls, model, env_var = PROVIDERS[provider]
+        with server_cls(demo_reply) as server:
             run = run_eval(
                 "http://127.0.0.1:9/unused",
-                tmp / "anthropic",
+                tmp / provider,
                 "--limit",
                 str(LIMIT),
-                "-T",
-                "condition=natural",
-                model=ANTHROPIC_MODEL,
-                grader=ANTHROPIC_MODEL,
-                extra_env={"ANTHROPIC_BASE_URL": server.base_url},
+                task=" ".join(f"refusal_evals/{t}" for t in TASKS),
+                model=model,
+                grader=model,
+                extra_env={env_var: server.base_url},
+                timeout=240,
             )
-            out["anthropic"] = (run, server)
+            out[provider] = (run, server)
 
-    threads = [threading.Thread(target=openai_task, args=(t,)) for t in TASKS]
-    threads.append(threading.Thread(target=anthropic))
+    threads = [threading.Thread(target=go, args=(p,)) for p in PROVIDERS]
     for t in threads:
         t.start()
     for t in threads:
@@ -53,25 +54,32 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, Any]]
     return out
 
 
-def _check(run: Run, server: Any) -> None:
-    log = run.log
-    assert log.status == "success", (log.status, run.proc.stderr[-3000:])
+def _log_of(run: Run, task: str) -> EvalLog:
+    logs = [log for log in run.logs if log.eval.task.split("/")[-1] == task]
+    assert len(logs) == 1, (task, [lg.eval.task for lg in run.logs], run.proc.stderr[-3000:])
+    return logs[0]
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_through_provider(runs: dict[str, tuple[Run, Any]], provider: str, task: str) -> None:
+    run, server = runs[provider]
+    log = _log_of(run, task)
+    assert log.status == "success", (log.status, log.error, run.proc.stderr[-3000:])
+    assert log.eval.model == PROVIDERS[provider][1]
     counts = tally(log)
     assert sum(counts.values()) == LIMIT == len(log.samples or []), counts
     assert counts["errored"] == 0, [s.error for s in log.samples or [] if s.error]
-    gens = server.generation_requests
-    assert any(is_grader(r) for r in gens) and any(not is_grader(r) for r in gens)
+    roles = {e.role for s in log.samples or [] for e in s.events if e.event == "model"}
+    assert "grader" in roles
+    assert (None in roles) == (task not in SUBJECT_FREE), roles
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+def test_key_sent_to_server_and_written_nowhere(runs: dict[str, tuple[Run, Any]], provider: str) -> None:
+    run, server = runs[provider]
+    assert run.proc.returncode == 0, run.proc.stderr[-3000:]
     assert set(server.api_keys) == {API_KEY}  # the key was sent to the server ...
     assert_no_secret(run.log_dir)  # ... and written nowhere
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_every_task_through_openai(runs: dict[str, tuple[Run, Any]], task: str) -> None:
-    _check(*runs[task])
-
-
-def test_car_sales_through_anthropic(runs: dict[str, tuple[Run, Any]], tmp_path: Path) -> None:
-    run, server = runs["anthropic"]
-    _check(run, server)
-    assert all(r.path == "/v1/messages" for r in server.generation_requests)
-    assert run.log.eval.model == ANTHROPIC_MODEL
+    if provider == "anthropic":
+        assert {r.path for r in server.generation_requests} == {"/v1/messages"}
