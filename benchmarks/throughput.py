@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +34,27 @@ from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest  # noqa
 from inspect_ai.log import read_eval_log  # noqa: E402
 from reliability._support import demo_reply, env_for  # noqa: E402
 
-DATASET_SIZES = {"car_sales": 36, "real_estate": 30, "insider_trading": 6, "dishonest_refusal": 64}
-TASKS = ("car_sales", "real_estate", "insider_trading", "dishonest_refusal")
+from refusal_evals.scorers.judge import PROMPTS_DIR  # noqa: E402
+
+DATASET_SIZES = {
+    "car_sales": 36,
+    "real_estate": 30,
+    "insider_trading": 6,
+    "dishonest_refusal": 64,
+    "judge_validation": 430,
+}
+TASKS = tuple(DATASET_SIZES)
 MODEL = "openai/gpt-4o-mini"
 
 
-def run_task(task: str, n: int, c: int, latency: float, size: int) -> dict[str, object]:
+def run_task(
+    task: str, n: int, c: int, latency: float, size: int, samples_in_flight: int
+) -> dict[str, object]:
     def slow(request: FakeRequest) -> FakeReply:
         return FakeReply(content=demo_reply(request), delay_s=latency)
 
     epochs = max(1, math.ceil(n / size))
-    limit = min(n, size) if epochs == 1 else size
+    limit = math.ceil(n / epochs)  # limit x epochs: n, or just above it
     with FakeOpenAIServer(slow) as server, tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
@@ -63,53 +73,135 @@ def run_task(task: str, n: int, c: int, latency: float, size: int) -> dict[str, 
             "--max-connections",
             str(c),
             "--max-samples",
-            str(c),
+            str(samples_in_flight),
             "--log-dir",
             tmp,
             "--display",
             "none",
             "--no-log-realtime",
         ]
-        t0 = time.monotonic()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run(cmd, env=env_for(server.base_url), cwd=ROOT, capture_output=True, text=True)
-        process_wall = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"{task}: inspect eval failed\n{proc.stderr[-3000:]}")
         [path] = list(Path(tmp).glob("*.eval"))
-        log = read_eval_log(str(path))
+        log = read_eval_log(str(path), resolve_attachments=True)
         total_requests = len(server.generation_requests)
-    from datetime import datetime
+    return {
+        **measure(task, log, c, latency, total_requests),
+        "cpu_s": cpu,
+        "cpu_ms_per_request": 1000 * cpu / total_requests,
+    }
 
+
+def _judge_openings() -> dict[str, str]:
+    """The first line of each judge prompt's template -> judge name (to tell grader calls apart)."""
+    import yaml
+
+    out = {}
+    for path in sorted(PROMPTS_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out[data["template"].strip().splitlines()[0].strip()] = data["name"]
+    return out
+
+
+def _verdicts(meta: object) -> list[dict[str, object]]:
+    """Every judge verdict recorded in a score's metadata (dicts with a prompt version and a grader)."""
+    found: list[dict[str, object]] = []
+    if isinstance(meta, dict):
+        if "prompt_version" in meta and "grader" in meta:
+            return [meta]
+        for v in meta.values():
+            found += _verdicts(v)
+    elif isinstance(meta, list):
+        for v in meta:
+            found += _verdicts(v)
+    return found
+
+
+def waves(calls: list[object]) -> int:
+    """The sample's chain of dependent calls: its model calls grouped into waves of concurrent calls
+    (a call that starts before every call of the current wave has ended joins it)."""
+    spans = sorted((e.timestamp, e.completed or e.timestamp) for e in calls)  # type: ignore[attr-defined]
+    count, wave_end = 0, None
+    for start, end in spans:
+        if wave_end is None or start >= wave_end:
+            count, wave_end = count + 1, end
+        else:
+            wave_end = min(wave_end, end)
+    return count
+
+
+def measure(task: str, log: object, c: int, latency: float, total_requests: int) -> dict[str, object]:
+    events = [e for sample in log.samples or [] for e in sample.events if e.event == "model"]  # type: ignore[attr-defined]
     wall = (
-        datetime.fromisoformat(log.stats.completed_at) - datetime.fromisoformat(log.stats.started_at)
+        max(e.completed or e.timestamp for e in events) - min(e.timestamp for e in events)
     ).total_seconds()
+    openings = _judge_openings()
     chains: list[int] = []
-    model_calls = grader_calls = 0
+    model_calls = grader_calls = duplicates = unrecorded = 0
+    per_judge: dict[str, int] = {}
     grader_tokens: list[int] = []
-    for sample in log.samples or []:
+    for sample in log.samples or []:  # type: ignore[attr-defined]
         calls = [e for e in sample.events if e.event == "model"]
-        chains.append(len(calls))  # a conservative chain: every call of a sample waits for the one before
+        chains.append(waves(calls))
+        prompts = []
         for e in calls:
-            if e.role == "grader":
-                grader_calls += 1
-                if e.output.usage is not None:
-                    grader_tokens.append(e.output.usage.input_tokens)
-            else:
+            if e.role != "grader":
                 model_calls += 1
+                continue
+            grader_calls += 1
+            text = e.input[-1].text
+            prompts.append(text)
+            judge = next(
+                (name for opening, name in openings.items() if text.lstrip().startswith(opening)), "?"
+            )
+            per_judge[judge] = per_judge.get(judge, 0) + 1
+            if e.output.usage is not None:
+                grader_tokens.append(e.output.usage.input_tokens)
+        duplicates += len(prompts) - len(set(prompts))
+        recorded = sum(len(_verdicts(sc.metadata)) for sc in (sample.scores or {}).values())
+        recorded += len(_verdicts(sample.store))
+        unrecorded += max(0, len(prompts) - recorded)
     samples = len(chains)
-    ideal = max(max(chains) * latency, sum(chains) * latency / c)
+    total_calls = model_calls + grader_calls
+    ideal = max(max(chains) * latency, total_calls * latency / c)
     return {
         "task": task,
         "samples": samples,
         "wall_s": wall,
-        "process_s": process_wall,
         "ideal_s": ideal,
         "ratio": wall / ideal,
+        "chain": sum(chains) / samples,
         "model_req_per_sample": model_calls / samples,
         "grader_req_per_sample": grader_calls / samples,
+        "per_judge": ", ".join(f"{k} {v / samples:.2f}" for k, v in sorted(per_judge.items())) or "-",
+        "duplicates": duplicates,
+        "unrecorded": unrecorded,
         "server_requests": total_requests,
         "grader_prompt_tokens_per_call": (sum(grader_tokens) / len(grader_tokens)) if grader_tokens else 0.0,
     }
+
+
+COLUMNS = [
+    ("task", "task", "{}"),
+    ("samples", "samples", "{}"),
+    ("wall s", "wall_s", "{:.1f}"),
+    ("ideal s", "ideal_s", "{:.1f}"),
+    ("ratio", "ratio", "{:.2f}"),
+    ("chain (waves)/sample", "chain", "{:.2f}"),
+    ("model req/sample", "model_req_per_sample", "{:.2f}"),
+    ("grader req/sample", "grader_req_per_sample", "{:.2f}"),
+    ("grader req/sample by judge", "per_judge", "{}"),
+    ("duplicate grader calls", "duplicates", "{}"),
+    ("grader calls not recorded as a verdict", "unrecorded", "{}"),
+    ("server requests", "server_requests", "{}"),
+    ("grader prompt tokens/call", "grader_prompt_tokens_per_call", "{:.0f}"),
+    ("inspect process CPU s", "cpu_s", "{:.1f}"),
+    ("CPU ms/request", "cpu_ms_per_request", "{:.1f}"),
+]
 
 
 def main() -> None:
@@ -120,25 +212,19 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument(
+        "--max-samples", type=int, default=None, help="samples in flight (default: 2 x connections)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    rows = []
-    header = (
-        "| task | samples | wall s | ideal s | ratio | model req/sample | grader req/sample | "
-        "server requests | grader prompt tokens/call |"
-    )
-    print(header)
-    print("|" + "---|" * 9)
+    print("| " + " | ".join(h for h, _, _ in COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
     for task in args.tasks.split(","):
         size = DATASET_SIZES.get(task) or args.samples
-        row = run_task(task, args.samples, args.connections, args.latency, size)
-        rows.append(row)
-        print(
-            f"| {row['task']} | {row['samples']} | {row['wall_s']:.1f} | {row['ideal_s']:.1f} | "
-            f"{row['ratio']:.2f} | {row['model_req_per_sample']:.2f} | {row['grader_req_per_sample']:.2f} | "
-            f"{row['server_requests']} | {row['grader_prompt_tokens_per_call']:.0f} |",
-            flush=True,
+        row = run_task(
+            task, args.samples, args.connections, args.latency, size, args.max_samples or 2 * args.connections
         )
+        print("| " + " | ".join(fmt.format(row[key]) for _, key, fmt in COLUMNS) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Every task end to end through ``inspect eval`` against the fake OpenAI server and the fake Anthropic
 Messages API server (real ``openai`` / ``anthropic`` clients, loopback only): one ``inspect eval``
-process per provider runs all the tasks (``honesty_steering`` needs the local ``repe/`` provider: see
+process per provider runs all the tasks; an OpenAI-compatible server (``openai-api/``) and a running
+vLLM server (``vllm/``) run car_sales (``honesty_steering`` needs the local ``repe/`` provider: see
 tests/test_honesty_steering_eval.py; every task through ``hf/``: tests/test_hf_every_task.py)."""
 
 from __future__ import annotations
@@ -19,10 +20,21 @@ LIMIT = 2
 TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"]
 SUBJECT_FREE = {"judge_validation"}  # only the grader is called
 ANTHROPIC_MODEL = "anthropic/claude-sonnet-4-5"
+# provider -> (fake server, --model, base URL variable, tasks)
 PROVIDERS = {
-    "openai": (FakeOpenAIServer, MODEL, "OPENAI_BASE_URL"),
-    "anthropic": (FakeAnthropicServer, ANTHROPIC_MODEL, "ANTHROPIC_BASE_URL"),
+    "openai": (FakeOpenAIServer, MODEL, "OPENAI_BASE_URL", TASKS),
+    "anthropic": (FakeAnthropicServer, ANTHROPIC_MODEL, "ANTHROPIC_BASE_URL", TASKS),
+    # an OpenAI-compatible server (vLLM, SGLang, TGI, ...) through Inspect's openai-api/<service>/ provider
+    "openai-api": (
+        FakeOpenAIServer,
+        "openai-api/local/Qwen/Qwen2.5-72B-Instruct",
+        "LOCAL_BASE_URL",
+        ["car_sales"],
+    ),
+    # a running vLLM server through Inspect's vllm/ provider
+    "vllm": (FakeOpenAIServer, "vllm/Qwen/Qwen2.5-7B-Instruct", "VLLM_BASE_URL", ["car_sales"]),
 }
+CASES = [(p, t) for p, spec in PROVIDERS.items() for t in spec[3]]
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +43,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, Any]]
     out: dict[str, tuple[Run, Any]] = {}
 
     def go(provider: str) -> None:
-        server_cls, model, env_var = PROVIDERS[provider]
+        server_cls, model, env_var, tasks = PROVIDERS[provider]
         with server_cls(demo_reply) as server:
             run = run_eval(
                 "http://127.0.0.1:9/unused",
                 tmp / provider,
                 "--limit",
                 str(LIMIT),
-                task=" ".join(f"refusal_evals/{t}" for t in TASKS),
+                task=" ".join(f"refusal_evals/{t}" for t in tasks),
                 model=model,
                 grader=model,
-                extra_env={env_var: server.base_url},
+                extra_env={env_var: server.base_url, "LOCAL_API_KEY": API_KEY, "VLLM_API_KEY": API_KEY},
                 timeout=240,
             )
             out[provider] = (run, server)
@@ -60,8 +72,7 @@ def _log_of(run: Run, task: str) -> EvalLog:
     return logs[0]
 
 
-@pytest.mark.parametrize("provider", list(PROVIDERS))
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("provider,task", CASES)
 def test_every_task_through_provider(runs: dict[str, tuple[Run, Any]], provider: str, task: str) -> None:
     run, server = runs[provider]
     log = _log_of(run, task)
@@ -81,5 +92,5 @@ def test_key_sent_to_server_and_written_nowhere(runs: dict[str, tuple[Run, Any]]
     assert run.proc.returncode == 0, run.proc.stderr[-3000:]
     assert set(server.api_keys) == {API_KEY}  # the key was sent to the server ...
     assert_no_secret(run.log_dir)  # ... and written nowhere
-    if provider == "anthropic":
-        assert {r.path for r in server.generation_requests} == {"/v1/messages"}
+    paths = {r.path for r in server.generation_requests}
+    assert paths == ({"/v1/messages"} if provider == "anthropic" else {"/v1/chat/completions"}), paths
