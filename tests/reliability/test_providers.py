@@ -7,12 +7,15 @@ tests/test_honesty_steering_eval.py; every task through ``hf/``: tests/test_hf_e
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.anthropic_server import FakeAnthropicServer
 from fakes.openai_server import FakeOpenAIServer
 from inspect_ai.log import EvalLog
+
+from refusal_evals.report import write_report
 
 from ._support import API_KEY, MODEL, Run, assert_no_secret, demo_reply, run_eval, tally
 
@@ -87,10 +90,14 @@ def test_every_task_through_provider(runs: dict[str, tuple[Run, Any]], provider:
 
 
 @pytest.mark.parametrize("provider", list(PROVIDERS))
-def test_key_sent_to_server_and_written_nowhere(runs: dict[str, tuple[Run, Any]], provider: str) -> None:
+def test_key_sent_to_server_and_written_nowhere(
+    runs: dict[str, tuple[Run, Any]], provider: str, tmp_path: Path
+) -> None:
     run, server = runs[provider]
     assert run.proc.returncode == 0, run.proc.stderr[-3000:]
     assert set(server.api_keys) == {API_KEY}  # the key was sent to the server ...
-    assert_no_secret(run.log_dir)  # ... and written nowhere
+    report = write_report([run.log_dir], tmp_path / "report")
+    assert report.markdown.exists() and report.html.exists()
+    assert_no_secret(run.log_dir, tmp_path / "report")  # ... and written nowhere: not in logs, not in reports
     paths = {r.path for r in server.generation_requests}
     assert paths == ({"/v1/messages"} if provider == "anthropic" else {"/v1/chat/completions"}), paths
