@@ -29,6 +29,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         model=model,
         model_roles={"grader": grader},
         limit=1,
+        max_connections=1,  # batch size 1: no waiting for a batch to fill
         max_tokens=6,  # overrides the tasks' 1024: random text rarely ends on its own
         log_dir=str(tmp_path_factory.mktemp("logs")),
         display="none",
