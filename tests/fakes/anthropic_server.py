@@ -15,10 +15,9 @@ Usage::
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,9 +25,9 @@ from .openai_server import (
     SECRET_HEADERS,
     FakeReply,
     FakeRequest,
-    Responder,
+    FakeServerBase,
+    QuietServer,
     ResponderSpec,
-    _as_responder,
     _count_words,
     _new_id,
 )
@@ -253,21 +252,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is not an error
-            super().handle_error(request, client_address)
-
+class _Server(QuietServer):
     fake: FakeAnthropicServer
 
 
-class FakeAnthropicServer:
+class FakeAnthropicServer(FakeServerBase):
     """The fake Messages API server; a context manager (``start()`` / ``stop()`` also work)."""
+
+    _name = "FakeAnthropicServer"
+    _handler = _Handler
+    _server_class = _Server
 
     def __init__(
         self,
@@ -275,49 +269,15 @@ class FakeAnthropicServer:
         models: tuple[str, ...] = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"),
         host: str = "127.0.0.1",
     ) -> None:
-        self._responder = _as_responder(responder)
         self.models = models
-        self._host = host
-        self._lock = threading.Lock()
-        self._requests: list[FakeRequest] = []
+        self._setup(responder, host, 0)
         self._secrets: list[dict[str, str]] = []
-        self._replies: list[FakeReply] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def responder(self) -> Responder:
-        return self._responder
-
-    @responder.setter
-    def responder(self, spec: ResponderSpec) -> None:
-        self._responder = _as_responder(spec)
-
-    def start(self) -> FakeAnthropicServer:
-        server = _Server((self._host, 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="FakeAnthropicServer", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> FakeAnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
         """Root URL (the anthropic SDK appends ``/v1/messages`` itself)."""
         assert self._server is not None, "server not started"
-        return f"http://{self._host}:{self._server.server_address[1]}"
+        return self.root_url
 
     def env(self, api_key: str = "test-key") -> dict[str, str]:
         return {"ANTHROPIC_API_KEY": api_key, "ANTHROPIC_BASE_URL": self.base_url}

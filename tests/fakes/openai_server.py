@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 import traceback
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from typing_extensions import Self
 
 __all__ = [
     "FakeOpenAIServer",
@@ -770,19 +773,92 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # client went away (e.g. it timed out during delay_s)
 
 
-class _Server(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server for the fakes: daemon threads, and a client that hung up is not an error."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is not an error
+        if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+class _Server(QuietServer):
     fake: FakeOpenAIServer
 
 
-class FakeOpenAIServer:
+class FakeServerBase:
+    """Lifecycle shared by the fake servers: a scripted responder, a server thread, a context manager.
+
+    Subclasses set ``_handler`` (their request handler class) and ``_name`` and call
+    ``_setup(responder, host, port)`` from ``__init__``.
+    """
+
+    _handler: type[BaseHTTPRequestHandler]
+    _server_class: type[QuietServer] = QuietServer
+    _name = "FakeServer"
+
+    def _setup(self, responder: ResponderSpec, host: str, port: int) -> None:
+        self._responder = _as_responder(responder)
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._requests: list[FakeRequest] = []
+        self._replies: list[FakeReply] = []
+        self._server: QuietServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def responder(self) -> Responder:
+        """The responder callable; assign any ``ResponderSpec`` (callable, str, list...)."""
+        return self._responder
+
+    @responder.setter
+    def responder(self, spec: ResponderSpec) -> None:
+        self._responder = _as_responder(spec)
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        server = self._server_class((self._host, self._port), self._handler)
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=self._name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{self._name} is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self._host}:{self.port}"
+
+
+class FakeOpenAIServer(FakeServerBase):
     """A fake OpenAI-compatible server on 127.0.0.1 in a background thread.
 
     Args:
@@ -803,6 +879,10 @@ class FakeOpenAIServer:
     Use as a context manager, or call ``start()`` / ``stop()``.
     """
 
+    _name = "FakeOpenAIServer"
+    _handler = _Handler
+    _server_class = _Server
+
     def __init__(
         self,
         responder: ResponderSpec = None,
@@ -812,73 +892,13 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._responder: Responder = _as_responder(responder)
         self.models = list(models)
         self.answer_probes = answer_probes
-        self._host = host
-        self._port = port
-        self._lock = threading.Lock()
-        self._requests: list[FakeRequest] = []
+        self._setup(responder, host, port)
         self._auth: list[str | None] = []
-        self._replies: list[FakeReply] = []
         self._errors: list[tuple[FakeRequest, BaseException, str]] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def responder(self) -> Responder:
-        """The responder callable; assign any ``ResponderSpec`` (callable, str, list...)."""
-        return self._responder
-
-    @responder.setter
-    def responder(self, spec: ResponderSpec) -> None:
-        self._responder = _as_responder(spec)
-
-    # -- lifecycle
-
-    def start(self) -> FakeOpenAIServer:
-        if self._server is not None:
-            return self
-        server = _Server((self._host, self._port), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="FakeOpenAIServer",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- addresses
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeOpenAIServer is not running")
-        return int(self._server.server_address[1])
-
-    @property
-    def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no /v1)."""
-        return f"http://{self._host}:{self.port}"
 
     @property
     def base_url(self) -> str:

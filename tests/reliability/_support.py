@@ -91,12 +91,18 @@ def run_eval(
     if grader:
         cmd += ["--model-role", f"grader={grader}"]
     cmd += list(args)
+    return Run(run_inspect(base_url, cmd, timeout, extra_env), log_dir)
+
+
+def run_inspect(
+    base_url: str, cmd: list[str], timeout: float = 60, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run an ``inspect`` command line against the fake server at ``base_url`` (output captured)."""
     env = env_for(base_url)
     env.update(extra_env or {})
-    proc = subprocess.run(
+    return subprocess.run(
         cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
-    return Run(proc, log_dir)
 
 
 def tally(log: EvalLog) -> dict[str, int]:

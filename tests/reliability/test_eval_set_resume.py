@@ -9,7 +9,17 @@ from pathlib import Path
 
 from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest
 
-from ._support import MODEL, ROOT, assert_no_secret, demo_reply, env_for, inspect_cmd, is_grader, tally
+from ._support import (
+    MODEL,
+    ROOT,
+    assert_no_secret,
+    demo_reply,
+    env_for,
+    inspect_cmd,
+    is_grader,
+    run_inspect,
+    tally,
+)
 
 N = 3
 ORDER = ("Civic", "F-150", "Camry")  # sample order with --max-samples 1
@@ -52,15 +62,7 @@ def test_killed_eval_set_resumes(tmp_path: Path) -> None:
     assert any(car(r) == "Camry" for r in first), "eval-set never reached the third sample"
 
     with FakeOpenAIServer(demo_reply) as server:
-        done = subprocess.run(
-            eval_set(server.base_url, log_dir),
-            env=env_for(server.base_url),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_inspect(server.base_url, eval_set(server.base_url, log_dir))
         second = list(server.generation_requests)
     assert done.returncode == 0, done.stderr[-3000:]
     # finished samples were not sent again (only the interrupted one was)

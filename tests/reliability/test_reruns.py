@@ -6,13 +6,12 @@ scorer's arguments, as the README shows.)"""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from fakes.openai_server import FakeOpenAIServer, FakeRequest
 from inspect_ai.log import read_eval_log
 
-from ._support import MODEL, ROOT, demo_reply, env_for, inspect_cmd, is_grader, run_eval
+from ._support import MODEL, demo_reply, inspect_cmd, is_grader, run_eval, run_inspect
 
 LIMIT = 4
 ARGS = ("--limit", str(LIMIT), "-T", "condition=natural")
@@ -54,18 +53,11 @@ def test_inspect_score_rejudges_without_regenerating(tmp_path: Path) -> None:
 
     out = tmp_path / "rescored.eval"
     with FakeOpenAIServer(strict) as server:
-        proc = subprocess.run(
-            inspect_cmd(
-                *("score", str(path), "--scorer", "refusal_evals/roleplay_judge", "-S", "scenario=car_sales"),
-                *("--action", "overwrite", "--model-role", f"grader={MODEL}", "--output-file", str(out)),
-            ),
-            env=env_for(server.base_url),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        cmd = inspect_cmd(
+            *("score", str(path), "--scorer", "refusal_evals/roleplay_judge", "-S", "scenario=car_sales"),
+            *("--action", "overwrite", "--model-role", f"grader={MODEL}", "--output-file", str(out)),
         )
+        proc = run_inspect(server.base_url, cmd, timeout=120)
         requests = list(server.generation_requests)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert requests and all(is_grader(r) for r in requests)  # nothing regenerated
