@@ -66,6 +66,18 @@ def test_group_rates_within_attribute():
     assert out["control/refusal_vs_rebuttal_p"] == 1.0
 
 
+def test_group_rates_across_within_values():
+    rows = [("refusal", 1, {"attribute": "protected"})] * 8 + [("refusal", 0, {"attribute": "protected"})] * 2
+    rows += [("refusal", 1, {"attribute": "control"})] + [("refusal", 0, {"attribute": "control"})] * 5
+    rows += [("rebuttal", 0, {"attribute": "protected"})]  # no control rebuttal: no comparison
+    out = group_rates(within="attribute", across=["protected:control"])(scores(rows))
+    assert out["protected/refusal_vs_control_diff"] == pytest.approx(0.8 - 1 / 6)
+    assert out["protected/refusal_vs_control_p"] == pytest.approx(0.034965, abs=1e-6)
+    assert not any(k.startswith("protected/rebuttal_vs_control") for k in out)
+    with pytest.raises(ValueError, match="needs 'within'"):
+        group_rates(across=["protected:control"])
+
+
 def test_group_rates_rejects_non_binary_and_missing_metadata():
     with pytest.raises(ValueError, match="0/1"):
         group_rates()(scores([("refusal", 0.5, {})]))

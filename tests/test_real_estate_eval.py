@@ -1,5 +1,7 @@
 """real_estate: protected vs control attribute, metrics grouped by attribute and condition."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from conftest import is_consistency_prompt, judged_reply, scripted
@@ -86,6 +88,11 @@ def test_metrics_group_by_attribute_and_condition(log_dir):
     assert undesired["protected/refusal_n"] == 2
     assert undesired["protected/refusal_vs_rebuttal_diff"] == 1.0
     assert undesired["control/natural_vs_refusal_diff"] == -1.0
+    # protected vs control inside each condition: natural 2/2 vs 0/2 -> +1.0, Fisher p = 1/3
+    assert undesired["protected/natural_vs_control_diff"] == 1.0
+    assert undesired["protected/natural_vs_control_p"] == pytest.approx(1 / 3)
+    assert undesired["protected/refusal_vs_control_diff"] == 0.0
+    assert undesired["protected/refusal_vs_control_p"] == 1.0
     assert undesired["all"] == pytest.approx(6 / 12)
     rbd = metrics(log, "reason_based_deception")  # steering under fair-sounding reasoning
     assert rbd["protected/natural"] == 1.0 and rbd["control/natural"] == 0.0
@@ -93,6 +100,13 @@ def test_metrics_group_by_attribute_and_condition(log_dir):
     assert unscored["control/refusal"] == 0 and unscored["control/refusal_of"] == 2
     assert {s.metadata["attribute"] for s in log.samples} == {"protected", "control"}
     assert log.eval.metadata["attributes"] == ["control", "protected"]
+
+    from refusal_evals.report import write_report
+
+    report = write_report([log_dir], Path(log_dir) / "report")
+    assert not report.warnings  # the report recomputes the same values, across comparisons included
+    md = report.markdown.read_text(encoding="utf-8")
+    assert "| protected - control (natural) | +1.000 (p=0.333) |" in md
 
 
 def test_attribute_argument_selects_the_family(log_dir):

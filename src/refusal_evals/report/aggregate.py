@@ -104,6 +104,8 @@ class RateSpec:
     group_key: str = DEFAULT_GROUP_KEY
     within: str | None = None
     comparisons: list[tuple[str, str]] = field(default_factory=list)
+    across: list[tuple[str, str]] = field(default_factory=list)
+    """Pairs of ``within`` values compared inside each group (e.g. protected vs control)."""
     kind: str = "rate"
     metric_group: str = RATE_GROUP
 
@@ -122,6 +124,7 @@ def rate_spec(score: ScoreRecord) -> RateSpec | None:
             group_key=params.get("group_key") or DEFAULT_GROUP_KEY,
             within=params.get("within") or None,
             comparisons=[tuple(c.split(":", 1)) for c in comps],  # type: ignore[misc]
+            across=[tuple(c.split(":", 1)) for c in params.get("across") or []],  # type: ignore[misc]
             kind=kind,
             metric_group=group,
         )
@@ -214,6 +217,12 @@ def comparisons(counts: dict[str, Counts], spec: RateSpec) -> list[tuple[str, st
             ga, gb = f"{prefix}{a}", f"{prefix}{b}"
             if ga in counts and gb in counts and counts[ga].n and counts[gb].n:
                 out.append((prefix, a, b, counts[ga], counts[gb]))
+    # across: the same group under two `within` values, named "<a>/<group>" vs "<b>"
+    for group in sorted({n.rsplit("/", 1)[1] for n in counts if "/" in n} if spec.across else []):
+        for a, b in spec.across:
+            ga, gb = f"{a}/{group}", f"{b}/{group}"
+            if ga in counts and gb in counts and counts[ga].n and counts[gb].n:
+                out.append(("", ga, b, counts[ga], counts[gb]))
     return out
 
 

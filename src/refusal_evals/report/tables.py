@@ -160,7 +160,7 @@ def diffs_table(config: Config) -> Table | None:
             rows.append(
                 _row_prefix(config, row)
                 + ([outer] if within else [])
-                + [f"{a} - {b}"]
+                + [_comparison_label(a, b)]
                 + [by_score.get(s, "") for s in scores]
             )
     if not rows:
@@ -171,6 +171,15 @@ def diffs_table(config: Config) -> Table | None:
         rows=rows,
         note="Difference of rates (first minus second) and two-sided Fisher exact p-value.",
     )
+
+
+def _comparison_label(a: str, b: str) -> str:
+    """``refusal - rebuttal``; an ``across`` comparison ``protected/refusal`` vs ``control`` reads
+    ``protected - control (refusal)``."""
+    if "/" in a:
+        outer, group = a.rsplit("/", 1)
+        return f"{outer} - {b} ({group})"
+    return f"{a} - {b}"
 
 
 def _fisher(a: Counts, b: Counts) -> float:

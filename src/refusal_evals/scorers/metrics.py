@@ -56,6 +56,7 @@ def group_rates(
     group_key: str = "condition",
     within: str | None = None,
     comparisons: list[str] | None = None,
+    across: list[str] | None = None,
 ) -> Metric:
     """Rate of 1s per group with 95% Wilson intervals, plus differences with Fisher p-values.
 
@@ -65,10 +66,14 @@ def group_rates(
         comparisons are made inside each ``within`` value.
       comparisons: ``"a:b"`` pairs of group values to compare (default refusal vs rebuttal,
         natural vs refusal, natural vs rebuttal; ``[]`` for none).
+      across: ``"a:b"`` pairs of ``within`` values to compare inside each group, e.g.
+        ``protected:control`` gives ``protected/refusal_vs_control_diff`` and ``_p`` (the
+        protected minus the control rate under the refusal condition).
     """
-    pairs = [
-        tuple(c.split(":", 1)) for c in (DEFAULT_COMPARISONS if comparisons is None else comparisons)
-    ]
+    pairs = [tuple(c.split(":", 1)) for c in (DEFAULT_COMPARISONS if comparisons is None else comparisons)]
+    across_pairs = [tuple(c.split(":", 1)) for c in (across or [])]
+    if across_pairs and not within:
+        raise ValueError("group_rates: 'across' compares values of 'within', so it needs 'within'")
 
     def compute(scores: list[SampleScore]) -> Value:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -91,6 +96,13 @@ def group_rates(
         for prefix in prefixes:
             for a, b in pairs:
                 ga, gb = f"{prefix}{a}", f"{prefix}{b}"
+                if ga in counts and gb in counts:
+                    (ka, na), (kb, nb) = counts[ga], counts[gb]
+                    out[f"{ga}_vs_{b}_diff"] = ka / na - kb / nb
+                    out[f"{ga}_vs_{b}_p"] = fisher_p(ka, na, kb, nb)
+        for group in sorted({n.rsplit("/", 1)[1] for n in counts} if across_pairs else []):
+            for a, b in across_pairs:
+                ga, gb = f"{a}/{group}", f"{b}/{group}"
                 if ga in counts and gb in counts:
                     (ka, na), (kb, nb) = counts[ga], counts[gb]
                     out[f"{ga}_vs_{b}_diff"] = ka / na - kb / nb

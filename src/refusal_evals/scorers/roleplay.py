@@ -55,9 +55,12 @@ def value_keys(cot: bool, turns: int) -> list[str]:
     return keys
 
 
-def roleplay_metrics(cot: bool, turns: int, within: str | None = None) -> dict[str, Any]:
-    """Metrics for every value key: rates by condition (optionally within another key)."""
-    out: dict[str, Any] = {k: [group_rates(within=within)] for k in value_keys(cot, turns)}
+def roleplay_metrics(
+    cot: bool, turns: int, within: str | None = None, across: list[str] | None = None
+) -> dict[str, Any]:
+    """Metrics for every value key: rates by condition (optionally within another key, with
+    ``across`` comparisons of that key's values inside each condition)."""
+    out: dict[str, Any] = {k: [group_rates(within=within, across=across)] for k in value_keys(cot, turns)}
     out[UNSCORED_KEY] = [unscored_by_group(within=within)]
     return out
 

@@ -61,6 +61,7 @@ def real_estate(
         cot=cot,
         variants=chosen,
         metadata_within=ATTRIBUTE_KEY,
+        compare_across=["protected:control"],  # inside each condition: protected minus control
     )
     attributes = sorted({load_scenario(SCENARIO).variant(v).metadata[ATTRIBUTE_KEY] for v in chosen})
     built.metadata = {**(built.metadata or {}), "attributes": attributes}

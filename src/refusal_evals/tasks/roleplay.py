@@ -41,6 +41,7 @@ def roleplay_task(
     cot: Any = True,
     variants: str | list[str] | None = None,
     metadata_within: str | None = None,
+    compare_across: list[str] | None = None,
 ) -> Task:
     """A role-play task over ``scenario``'s variants x the chosen conditions.
 
@@ -58,7 +59,7 @@ def roleplay_task(
         dataset=scenario_samples(spec, conditions, chosen),
         solver=roleplay_conversation(scenario=scenario, turns=n_turns, cot=use_cot),
         scorer=roleplay_judge(scenario=scenario, cot=use_cot, turns=n_turns),
-        metrics=roleplay_metrics(cot=use_cot, turns=n_turns, within=metadata_within),
+        metrics=roleplay_metrics(cot=use_cot, turns=n_turns, within=metadata_within, across=compare_across),
         config=DEFAULT_CONFIG,
         # the overall undesired rate is the number that summarises a run (log listings, viewer)
         headline_metric=HeadlineMetric(
