@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest
+from inspect_ai.log import read_eval_log
 
-from ._support import Run, assert_no_secret, demo_reply, is_grader, run_eval, tally
+from ._support import Run, assert_no_secret, demo_reply, inspect_cmd, is_grader, run_eval, run_inspect, tally
 
 JUDGED = ("undesired", "inconsistent_reasoning", "reason_based_deception")  # measures a grader decides
 
@@ -161,6 +162,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     return out
 
 
+CARS = sorted({f.car for p in (plain_plan(), streaming_plan()) for f in p.faults.values()})
 MATRIX = [(p.name, name) for p in (plain_plan(), streaming_plan()) for name in p.faults]
 
 
@@ -231,3 +233,21 @@ def test_matrix_summary(plans: dict[str, Plan], capsys: pytest.CaptureFixture[st
                 )[:80]
                 print(f"{name} | {outcome(s)} | {f.injected} | {seen} | {model_calls(s)} | {cause}")
             print(f"[{p.name}] totals: {tally(p.result.log)} of {p.limit}")  # type: ignore[union-attr]
+
+
+def test_eval_retry_reruns_only_the_errored_samples(plans: dict[str, Plan], tmp_path: Path) -> None:
+    """Nothing is lost: ``inspect eval-retry`` on the faulty run, against a healthy server, re-runs the
+    errored samples only and gives a log with every sample and no error."""
+    log = plans["plain"].result.log  # type: ignore[union-attr]
+    errored = {f.car for f in plans["plain"].faults.values() if f.expect == "errored"}
+    assert errored and {s.id for s in log.samples or [] if s.error}
+    with FakeOpenAIServer(demo_reply) as server:
+        cmd = inspect_cmd("eval-retry", log.location, "--log-dir", str(tmp_path), "--max-connections", "10")
+        proc = run_inspect(server.base_url, cmd, timeout=120)
+        requests = list(server.generation_requests)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert requests and {car for r in requests for car in CARS if car in r.prompt_text} == errored
+    [retried] = [read_eval_log(str(f)) for f in tmp_path.glob("*.eval")]
+    assert retried.status == "success"
+    assert sorted(s.id for s in retried.samples or []) == sorted(s.id for s in log.samples or [])
+    assert not [s.id for s in retried.samples or [] if s.error]
