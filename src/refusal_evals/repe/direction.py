@@ -116,7 +116,7 @@ class HonestyDirection:
         return int(self.directions.shape[0])
 
     def default_layers(self) -> list[int]:
-        return default_layers(self.accuracy)
+        return default_layers([float(a) for a in self.accuracy])
 
     def summary(self) -> dict[str, Any]:
         """What goes in the cache's JSON sidecar and the logs: no vectors."""
@@ -370,8 +370,8 @@ def read_direction(
         directions = first_components(d)
         train_gap = np.einsum("plh,lh->pl", d, directions)
         direction_t = torch.from_numpy(directions)
-        proj_h: list[torch.Tensor] = []
-        proj_u: list[torch.Tensor] = []
+        proj_h: list[np.ndarray] = []
+        proj_u: list[np.ndarray] = []
         for batch in batches(test):
             project = {i: direction_t[i].to(device) for i in layer_ids}
             hooks = LayerHooks(layers, layer_ids, project=project)

@@ -33,7 +33,7 @@ import functools
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import inspect_ai.model._providers.hf as hfp  # inspect-evals-lint: ignore[private_api_imports] -- subclassed
 import torch
@@ -287,7 +287,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
         chat = self.hf_chat(input, tools)
         assert isinstance(self.tokenizer_call_args, dict)
         tokenizer = functools.partial(
-            self.tokenizer, return_tensors="pt", padding=True, **self.tokenizer_call_args
+            cast(Any, self.tokenizer), return_tensors="pt", padding=True, **self.tokenizer_call_args
         )
         greedy = config.temperature == 0
         kwargs: dict[str, Any] = dict(do_sample=False if greedy else self.do_sample)

@@ -42,13 +42,13 @@ def decoder_layers(model: Any) -> list[torch.nn.Module]:
                 break
         if isinstance(obj, torch.nn.ModuleList) and (expected is None or len(obj) == expected):
             return list(obj)
-    candidates = [
+    candidates: list[torch.nn.ModuleList] = [
         m
         for _, m in model.named_modules()
         if isinstance(m, torch.nn.ModuleList) and len(m) > 0 and (expected is None or len(m) == expected)
     ]
     if candidates:
-        return list(max(candidates, key=len))
+        return list(max(candidates, key=lambda m: sum(1 for _ in m)))  # the longest list
     raise ValueError(
         f"cannot find the decoder layers of {type(model).__name__} (looked for {', '.join(_LAYER_PATHS)} "
         "and for a ModuleList with config.num_hidden_layers entries)"

@@ -112,8 +112,8 @@ def parse_rubric(text: str) -> tuple[Rubric | None, str | None]:
         if item not in last:
             problems.append(f"no '{item.upper()}: <{lo}-{hi}>' line")
             continue
-        m = _ITEM_VALUE.match(last[item])
-        value = int(m.group(1)) if m else None
+        found = _ITEM_VALUE.match(last[item])
+        value = int(found.group(1)) if found else None
         if value is None or not lo <= value <= hi:
             problems.append(f"{item.upper()} is {last[item].strip()!r}, expected a whole number {lo}-{hi}")
             continue

@@ -113,10 +113,12 @@ def honesty_means(
             out.update(entries(g, per[g][None]))
             for b in names:
                 out.update(entries(f"{g}/{b}", per[g].get(b, [])))
-            a, b = per[g].get(names[0], []), per[g].get(names[1], [])
-            if a and b:
-                out[f"{g}/{names[0]}_vs_{names[1]}_diff"] = sum(a) / len(a) - sum(b) / len(b)
-                p = float(ttest_ind(a, b, equal_var=False).pvalue) if len(a) > 1 and len(b) > 1 else NAN
+            first, second = per[g].get(names[0], []), per[g].get(names[1], [])
+            if first and second:
+                diff = sum(first) / len(first) - sum(second) / len(second)
+                out[f"{g}/{names[0]}_vs_{names[1]}_diff"] = diff
+                enough = len(first) > 1 and len(second) > 1
+                p = float(ttest_ind(first, second, equal_var=False).pvalue) if enough else NAN
                 out[f"{g}/{names[0]}_vs_{names[1]}_p"] = p
         return out
 
