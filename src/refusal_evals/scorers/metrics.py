@@ -93,20 +93,16 @@ def group_rates(
         total_n = sum(c[1] for c in counts.values())
         out.update(_rate_entries("all", total_k, total_n))
         prefixes = sorted({n.rsplit("/", 1)[0] + "/" for n in counts}) if within else [""]
-        for prefix in prefixes:
-            for a, b in pairs:
-                ga, gb = f"{prefix}{a}", f"{prefix}{b}"
-                if ga in counts and gb in counts:
-                    (ka, na), (kb, nb) = counts[ga], counts[gb]
-                    out[f"{ga}_vs_{b}_diff"] = ka / na - kb / nb
-                    out[f"{ga}_vs_{b}_p"] = fisher_p(ka, na, kb, nb)
-        for group in sorted({n.rsplit("/", 1)[1] for n in counts} if across_pairs else []):
-            for a, b in across_pairs:
-                ga, gb = f"{a}/{group}", f"{b}/{group}"
-                if ga in counts and gb in counts:
-                    (ka, na), (kb, nb) = counts[ga], counts[gb]
-                    out[f"{ga}_vs_{b}_diff"] = ka / na - kb / nb
-                    out[f"{ga}_vs_{b}_p"] = fisher_p(ka, na, kb, nb)
+        # (first group, second group, the second's short name): conditions inside each `within`
+        # value, then `within` values inside each condition
+        compared = [(f"{pre}{a}", f"{pre}{b}", b) for pre in prefixes for a, b in pairs]
+        groups = sorted({n.rsplit("/", 1)[1] for n in counts} if across_pairs else [])
+        compared += [(f"{a}/{g}", f"{b}/{g}", b) for g in groups for a, b in across_pairs]
+        for ga, gb, short in compared:
+            if ga in counts and gb in counts:
+                (ka, na), (kb, nb) = counts[ga], counts[gb]
+                out[f"{ga}_vs_{short}_diff"] = ka / na - kb / nb
+                out[f"{ga}_vs_{short}_p"] = fisher_p(ka, na, kb, nb)
         return out
 
     return compute
