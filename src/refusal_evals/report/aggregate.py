@@ -211,19 +211,16 @@ def comparisons(counts: dict[str, Counts], spec: RateSpec) -> list[tuple[str, st
     if spec.kind != "rate":
         return []
     prefixes = sorted({n.rsplit("/", 1)[0] + "/" for n in counts if "/" in n}) if spec.within else [""]
-    out = []
-    for prefix in prefixes:
-        for a, b in spec.comparisons:
-            ga, gb = f"{prefix}{a}", f"{prefix}{b}"
-            if ga in counts and gb in counts and counts[ga].n and counts[gb].n:
-                out.append((prefix, a, b, counts[ga], counts[gb]))
-    # across: the same group under two `within` values, named "<a>/<group>" vs "<b>"
-    for group in sorted({n.rsplit("/", 1)[1] for n in counts if "/" in n} if spec.across else []):
-        for a, b in spec.across:
-            ga, gb = f"{a}/{group}", f"{b}/{group}"
-            if ga in counts and gb in counts and counts[ga].n and counts[gb].n:
-                out.append(("", ga, b, counts[ga], counts[gb]))
-    return out
+    # (prefix, a, b, group of a, group of b): conditions inside each `within` value; then `across`:
+    # the same condition under two `within` values, named "<a>/<condition>" vs "<b>"
+    pairs = [(pre, a, b, f"{pre}{a}", f"{pre}{b}") for pre in prefixes for a, b in spec.comparisons]
+    groups = sorted({n.rsplit("/", 1)[1] for n in counts if "/" in n} if spec.across else [])
+    pairs += [("", f"{a}/{g}", b, f"{a}/{g}", f"{b}/{g}") for g in groups for a, b in spec.across]
+    return [
+        (prefix, a, b, counts[ga], counts[gb])
+        for prefix, a, b, ga, gb in pairs
+        if ga in counts and gb in counts and counts[ga].n and counts[gb].n
+    ]
 
 
 def _close(a: float, b: float) -> bool:
