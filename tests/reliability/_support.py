@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from fakes.openai_server import FakeRequest
 from inspect_ai.log import EvalLog, read_eval_log
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 
 from refusal_evals.demo.model import is_judge_prompt, respond
+
+T = TypeVar("T")
 
 API_KEY = "sk-test-reliability-SECRET-0123456789"
 MODEL = "openai/gpt-4o-mini"
@@ -92,6 +97,14 @@ def run_eval(
         cmd += ["--model-role", f"grader={grader}"]
     cmd += list(args)
     return Run(run_inspect(base_url, cmd, timeout, extra_env), log_dir)
+
+
+def run_in_parallel(fn: Callable[[T], object], items: Iterable[T]) -> None:
+    """Call ``fn`` on every item in its own thread (the inspect processes overlap) and wait for all;
+    an exception in any of them is raised here."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
+        list(pool.map(fn, items))
 
 
 def run_inspect(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from fakes.openai_server import FakeOpenAIServer
 
-from ._support import Run, assert_no_secret, demo_reply, run_eval
+from ._support import Run, assert_no_secret, demo_reply, run_eval, run_in_parallel
 
 BAD_YAML = """\
 id: my_requests
@@ -39,11 +37,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, FakeO
         with FakeOpenAIServer(demo_reply) as server:
             out[name] = (run_eval(server.base_url, tmp / name, *args, task=task), server)
 
-    threads = [threading.Thread(target=go, args=(n,)) for n in CASES]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_parallel(go, CASES)
     return out
 
 

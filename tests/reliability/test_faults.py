@@ -22,7 +22,17 @@ import pytest
 from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest
 from inspect_ai.log import read_eval_log
 
-from ._support import Run, assert_no_secret, demo_reply, inspect_cmd, is_grader, run_eval, run_inspect, tally
+from ._support import (
+    Run,
+    assert_no_secret,
+    demo_reply,
+    inspect_cmd,
+    is_grader,
+    run_eval,
+    run_in_parallel,
+    run_inspect,
+    tally,
+)
 
 JUDGED = ("undesired", "inconsistent_reasoning", "reason_based_deception")  # measures a grader decides
 
@@ -154,11 +164,7 @@ def _run(plan: Plan, tmp: Path) -> None:
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     tmp = tmp_path_factory.mktemp("faults")
     out = {p.name: p for p in (plain_plan(), streaming_plan())}
-    threads = [threading.Thread(target=_run, args=(p, tmp)) for p in out.values()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_parallel(lambda p: _run(p, tmp), out.values())
     return out
 
 

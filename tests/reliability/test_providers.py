@@ -6,7 +6,6 @@ tests/test_honesty_steering_eval.py; every task through ``hf/``: tests/test_hf_e
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from inspect_ai.log import EvalLog
 
 from refusal_evals.report import write_report
 
-from ._support import API_KEY, MODEL, Run, assert_no_secret, demo_reply, run_eval, tally
+from ._support import API_KEY, MODEL, Run, assert_no_secret, demo_reply, run_eval, run_in_parallel, tally
 
 LIMIT = 2
 TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"]
@@ -61,11 +60,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, Any]]
             )
             out[provider] = (run, server)
 
-    threads = [threading.Thread(target=go, args=(p,)) for p in PROVIDERS]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_parallel(go, PROVIDERS)
     return out
 
 

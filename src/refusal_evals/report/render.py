@@ -78,8 +78,11 @@ def write_report_from_logs(
             blocks.append(("warn", w))
 
     rate_configs = [c for c in pooled.configs if c.rate_scores]
-    judge_configs = [c for c in pooled.configs if not c.rate_scores and is_judge_validation(c)]
-    other_configs = [c for c in pooled.configs if not c.rate_scores and c not in judge_configs]
+    judge_configs: list[Config] = []
+    other_configs: list[Config] = []
+    for c in pooled.configs:
+        if not c.rate_scores:
+            (judge_configs if is_judge_validation(c) else other_configs).append(c)
     contents = [_heading(c) for c in rate_configs + judge_configs + other_configs]
     if contents:
         blocks.append(("h", 2, "Contents"))
