@@ -34,7 +34,7 @@ from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest  # noqa
 from inspect_ai.log import read_eval_log  # noqa: E402
 from reliability._support import demo_reply, env_for  # noqa: E402
 
-from refusal_evals.scorers.judge import PROMPTS_DIR  # noqa: E402
+from refusal_evals.judges.framework import PROMPTS_DIR  # noqa: E402
 
 DATASET_SIZES = {
     "car_sales": 36,

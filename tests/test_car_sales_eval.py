@@ -7,7 +7,7 @@ from conftest import is_consistency_prompt, judged_reply, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
-from refusal_evals.datasets import load_scenario
+from refusal_evals.roleplay.scenarios import load_scenario
 
 VARIANTS = ["civic-flood", "f150-frame", "camry-odometer", "rogue-airbag"]
 HIDE = "<reasoning>I should be honest with the customer.</reasoning><reply>It's in great shape!</reply>"

@@ -3,6 +3,7 @@
 from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 
 from refusal_evals.cli import main
+from refusal_evals.core.reasoning import extract
 from refusal_evals.demo import registered_tasks
 from refusal_evals.demo.model import (
     CANDID_REASONING,
@@ -15,9 +16,8 @@ from refusal_evals.demo.model import (
     rubric,
     rubric_items,
 )
+from refusal_evals.judges.framework import load_judge_prompt, parse_verdict
 from refusal_evals.report import read_logs
-from refusal_evals.scorers.judge import load_judge_prompt, parse_verdict
-from refusal_evals.scorers.reasoning import extract
 
 FOLLOW_UP = (
     "Customer: is it ok?\n\nWrite your reasoning inside <reasoning>...</reasoning>, then the "

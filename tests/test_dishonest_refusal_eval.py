@@ -14,8 +14,8 @@ from conftest import output, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
-from refusal_evals.scorers.stats import wilson_interval
-from refusal_evals.tasks._args import TaskArgError
+from refusal_evals.core.args import TaskArgError
+from refusal_evals.stats.intervals import wilson_interval
 
 # key: (category, harmful reply, self-report answer or None, probe answer or None (= no probe))
 ITEMS = {
@@ -287,7 +287,7 @@ def test_solver_alone_records_the_three_steps(log_dir):
     from inspect_ai import Task
     from inspect_ai.dataset import Sample
 
-    from refusal_evals.solvers.dishonest_refusal import STORE_KEY, dishonest_refusal_steps
+    from refusal_evals.dishonest_refusal.solver import STORE_KEY, dishonest_refusal_steps
 
     samples = [
         Sample(

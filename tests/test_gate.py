@@ -180,7 +180,7 @@ def test_min_kappa_per_judge_as_a_metric_rule(logs):
     [
         (
             "rules:\n  - task: car_sales\n    metric: undesired\n    group: all\n    maxx: 0.1\n",
-            "rules[0].maxx: unknown field; valid fields here: name, task, metric, group, compare, max, min,"
+            "rules[0].maxx: unknown field; valid fields here: name, task, metric, group, compare, max, min,",
         ),
         (
             "rules:\n  - task: car_sales\n    metric: undesired\n    group: all\n"

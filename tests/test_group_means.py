@@ -5,8 +5,8 @@ import math
 import pytest
 from inspect_ai.scorer import SampleScore, Score
 
-from refusal_evals.scorers.metrics import group_means, group_rates
-from refusal_evals.scorers.stats import mean_interval
+from refusal_evals.stats.intervals import mean_interval
+from refusal_evals.stats.metrics import group_means, group_rates
 
 
 def scores(rows):

@@ -15,7 +15,7 @@ from inspect_ai.dataset import Sample
 from inspect_ai.log import read_eval_log
 from inspect_ai.solver import generate
 
-from refusal_evals.scorers.harmfulness import (
+from refusal_evals.judges.harmfulness import (
     harm_score,
     harmfulness,
     load_rubric_prompt,

@@ -16,12 +16,12 @@ from inspect_ai.model import get_model
 from inspect_ai.scorer import SampleScore, Score
 from inspect_ai.solver import Generate, TaskState, solver
 
+from refusal_evals.core.args import TaskArgError
+from refusal_evals.honesty_steering.lie_detector import honesty_means
+from refusal_evals.honesty_steering.task import parse_coeffs
 from refusal_evals.repe.context import honesty_coeff_override
 from refusal_evals.repe.plots import tradeoff_data, tradeoff_figure
 from refusal_evals.repe.solver import steer_by_sample
-from refusal_evals.scorers.lie_detector import honesty_means
-from refusal_evals.tasks._args import TaskArgError
-from refusal_evals.tasks.honesty_steering import parse_coeffs
 
 COEFFS = [-4.0, 0.0, 4.0]
 LABELS = ["c-4", "c+0", "c+4"]

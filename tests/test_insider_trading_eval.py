@@ -9,9 +9,9 @@ from conftest import scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
-from refusal_evals.datasets.insider_trading import load_prompt_file
-from refusal_evals.datasets.loader import DataFileError
-from refusal_evals.tasks._args import TaskArgError
+from refusal_evals.core.args import TaskArgError
+from refusal_evals.core.files import DataFileError
+from refusal_evals.insider_trading.script import load_prompt_file
 
 MANAGER = "rebecca.hale@haldenrowe.com"
 DECEPTIVE_REPORT = (
@@ -172,7 +172,7 @@ def test_conversation_and_score_metadata(log_dir):
 
 
 def test_split_low_pressure_and_no_cot_change_the_conversation():
-    from refusal_evals.datasets.insider_trading import builtin_script, load_insider_scenario
+    from refusal_evals.insider_trading.script import builtin_script, load_insider_scenario
 
     spec = load_insider_scenario()
     concurrent = builtin_script(spec, "biotech", "natural", True, "concurrent", "high")
@@ -457,10 +457,10 @@ def test_doubling_down_needs_its_trigger_in_the_file(tmp_path, log_dir):
 def test_insider_trading_conversation_solver_directly(log_dir):
     from inspect_ai import Task
 
-    from refusal_evals.datasets.insider_trading import load_insider_scenario
-    from refusal_evals.scorers.insider_trading import STORE_KEY
-    from refusal_evals.solvers.insider_trading import insider_trading_conversation
-    from refusal_evals.tasks.insider_trading import _samples_builtin
+    from refusal_evals.insider_trading.scorer import STORE_KEY
+    from refusal_evals.insider_trading.script import load_insider_scenario
+    from refusal_evals.insider_trading.solver import insider_trading_conversation
+    from refusal_evals.insider_trading.task import _samples_builtin
 
     spec = load_insider_scenario()
     dataset = _samples_builtin(spec, ["natural", "rebuttal"], ["semiconductor"], True, "split", "high")

@@ -1,7 +1,7 @@
 import pytest
 from conftest import output
 
-from refusal_evals.scorers.judge import load_judge_prompt, parse_verdict, verdict_from_output
+from refusal_evals.judges.framework import load_judge_prompt, parse_verdict, verdict_from_output
 
 LABELS = ["undesired", "acceptable"]
 

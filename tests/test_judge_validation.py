@@ -10,12 +10,12 @@ from conftest import judged_reply, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
-from refusal_evals.datasets.judge_gold import GOLD_DIR, load_gold
-from refusal_evals.scorers.harmfulness import load_rubric_prompt
-from refusal_evals.scorers.judge import PROMPTS_DIR, load_judge_prompt
-from refusal_evals.scorers.judge_validation import agreement, cohen_kappa, judge_labels
-from refusal_evals.tasks._args import TaskArgError
-from refusal_evals.tasks.judge_validation import gold_samples, no_generation, package_judges
+from refusal_evals.core.args import TaskArgError
+from refusal_evals.judge_validation.gold import GOLD_DIR, load_gold
+from refusal_evals.judge_validation.scorer import agreement, cohen_kappa, judge_labels
+from refusal_evals.judge_validation.task import gold_samples, no_generation, package_judges
+from refusal_evals.judges.framework import PROMPTS_DIR, load_judge_prompt
+from refusal_evals.judges.harmfulness import load_rubric_prompt
 
 JUDGES = sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
 

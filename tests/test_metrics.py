@@ -3,8 +3,8 @@ import math
 import pytest
 from inspect_ai.scorer import SampleScore, Score
 
-from refusal_evals.scorers.metrics import group_rates, unscored_by_group
-from refusal_evals.scorers.stats import fisher_p, wilson_interval
+from refusal_evals.stats.intervals import fisher_p, wilson_interval
+from refusal_evals.stats.metrics import group_rates, unscored_by_group
 
 
 def test_wilson_known_values():

@@ -8,9 +8,9 @@ from conftest import is_consistency_prompt, judged_reply, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
-from refusal_evals.datasets import DataFileError, load_scenario, scenario_samples
-from refusal_evals.datasets.loader import scenario_path
-from refusal_evals.tasks._args import TaskArgError
+from refusal_evals.core.args import TaskArgError
+from refusal_evals.core.files import DataFileError
+from refusal_evals.roleplay.scenarios import load_scenario, scenario_path, scenario_samples
 
 ATTRIBUTE_VARS = {"group", "buyer_attribute", "attribute_note", "rebuttal_harm"}
 STEER = (

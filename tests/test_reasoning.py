@@ -1,6 +1,6 @@
 import pytest
 
-from refusal_evals.scorers.reasoning import extract
+from refusal_evals.core.reasoning import extract
 
 
 def test_well_formed():

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from refusal_evals.scorers.dishonest_refusal import measures
-from refusal_evals.scorers.judge import load_judge_prompt
-from refusal_evals.scorers.refusal_patterns import match_refusal, match_self_report
-from refusal_evals.scorers.refusal_type import Classification
+from refusal_evals.dishonest_refusal.refusal_patterns import match_refusal, match_self_report
+from refusal_evals.dishonest_refusal.refusal_type import Classification
+from refusal_evals.dishonest_refusal.scorer import measures
+from refusal_evals.judges.framework import load_judge_prompt
 
 
 @pytest.mark.parametrize(

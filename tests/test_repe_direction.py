@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refusal_evals.datasets.loader import DataFileError
+from refusal_evals.core.files import DataFileError
 from refusal_evals.repe.direction import (
     DirectionSettings,
     HonestyDirection,

@@ -7,9 +7,9 @@ import pytest
 from conftest import scripted
 from inspect_ai import eval
 
-from refusal_evals.datasets.loader import DataFileError
-from refusal_evals.datasets.request_loaders import load_requests, request_samples
-from refusal_evals.datasets.request_schema import category_slug
+from refusal_evals.core.files import DataFileError
+from refusal_evals.dishonest_refusal.request_schema import category_slug
+from refusal_evals.dishonest_refusal.requests import load_requests, request_samples
 
 
 def write(tmp_path, name, text):

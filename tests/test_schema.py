@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from refusal_evals.datasets import CONDITIONS, DataFileError, load_scenario, scenario_samples
-from refusal_evals.datasets.loader import scenario_path
+from refusal_evals.core.files import DataFileError
+from refusal_evals.core.schema import CONDITIONS
+from refusal_evals.roleplay.scenarios import load_scenario, scenario_path, scenario_samples
 
 
 def write_variant_of_car_sales(tmp_path: Path, edit) -> Path:  # noqa: ANN001

@@ -4,7 +4,7 @@ import pytest
 from conftest import scripted
 from inspect_ai import eval
 
-from refusal_evals.tasks._args import TaskArgError
+from refusal_evals.core.args import TaskArgError
 
 
 @pytest.mark.parametrize(

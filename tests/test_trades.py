@@ -2,7 +2,7 @@
 
 import pytest
 
-from refusal_evals.scorers.trades import find_buy, messages_sent, parse_turn
+from refusal_evals.insider_trading.trades import find_buy, messages_sent, parse_turn
 
 NAMES = ["NXRB", "Nexora Biotech"]
 R = 'Reasoning: """The firm is in trouble and the tip looks solid."""\n\n'

@@ -16,7 +16,16 @@ from inspect_ai.log import EvalLog
 
 from refusal_evals.report import write_report
 
-from ._support import API_KEY, MODEL, Run, assert_no_secret, demo_reply, run_eval, run_in_parallel, tally
+from ._support import (
+    API_KEY,
+    MODEL,
+    Run,
+    assert_no_secret,
+    demo_reply,
+    run_eval,
+    run_in_parallel,
+    tally,
+)
 
 LIMIT = 2
 TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"]

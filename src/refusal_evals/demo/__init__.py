@@ -1,8 +1,8 @@
 """``refusal-evals demo``: every task offline against a scripted demo model (not an LLM), then
 the report."""
 
-from .model import MODEL, ScriptedDemoAPI, demo_provider
-from .run import DemoError, DemoResult, registered_tasks, run_demo
+from refusal_evals.demo.model import MODEL, ScriptedDemoAPI, demo_provider
+from refusal_evals.demo.run import DemoError, DemoResult, registered_tasks, run_demo
 
 __all__ = [
     "MODEL",

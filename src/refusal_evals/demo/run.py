@@ -11,7 +11,7 @@ from typing import Any
 from inspect_ai import eval as inspect_eval
 from inspect_ai.util import registry_info
 
-from .model import MODEL
+from refusal_evals.demo.model import MODEL
 
 DEMO_TURNS = 2
 """Tasks with a ``turns`` argument run with two follow-up turns, so the per-turn plot is shown."""

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
 
+from refusal_evals.gate.policy import Policy, Rule
 from refusal_evals.report.aggregate import Config, Pooled, Row, comparisons, counts_for, total
 from refusal_evals.report.read import LogRecord
-from refusal_evals.scorers.stats import fisher_p
-
-from .policy import Policy, Rule
+from refusal_evals.stats.intervals import fisher_p
 
 PASS, FAIL = "pass", "FAIL"
 

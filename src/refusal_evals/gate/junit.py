@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .evaluate import Result
+from refusal_evals.gate.evaluate import Result
 
 
 def junit_xml(results: list[Result], suite: str = "refusal-evals gate") -> str:

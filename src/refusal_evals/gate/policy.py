@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from refusal_evals.datasets.loader import DataFileError, read_yaml
+from refusal_evals.core.files import DataFileError, read_yaml
 
 COMPARE = ("estimate", "ci_low", "ci_high")
 

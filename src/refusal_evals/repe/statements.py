@@ -17,9 +17,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from refusal_evals.datasets.loader import DATA_DIR, DataFileError
+from refusal_evals.core.files import DataFileError
 
-BUILTIN_STATEMENTS = DATA_DIR / "statements.csv"
+BUILTIN_STATEMENTS = Path(__file__).parent / "statements.csv"
 REQUIRED_COLUMNS = ("statement", "label")
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}

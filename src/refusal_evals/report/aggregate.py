@@ -2,7 +2,7 @@
 
 Everything is derived from the logs, with no per-task code:
 
-- a score is a *rate* when its metrics come from :func:`refusal_evals.scorers.metrics.group_rates`
+- a score is a *rate* when its metrics come from :func:`refusal_evals.stats.metrics.group_rates`
   (metric group ``group_rates``), a *mean* when they come from ``group_means`` (e.g. a harm score in
   [0, 1]); the metric's params give the grouping (``group_key``, default ``condition``; ``within``,
   e.g. ``attribute``) and the comparisons;
@@ -25,10 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from refusal_evals.scorers.metrics import DEFAULT_COMPARISONS
-from refusal_evals.scorers.stats import fisher_p, mean_interval, wilson_interval
-
-from .read import LogRecord, ScoreRecord
+from refusal_evals.report.read import LogRecord, ScoreRecord
+from refusal_evals.stats.intervals import fisher_p, mean_interval, wilson_interval
+from refusal_evals.stats.metrics import DEFAULT_COMPARISONS
 
 RATE_GROUP = "group_rates"
 MEAN_GROUP = "group_means"

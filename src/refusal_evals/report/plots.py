@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from .aggregate import Config, Counts, counts_for  # noqa: E402
+from refusal_evals.report.aggregate import Config, Counts, counts_for  # noqa: E402
 
 COLOURS = {"natural": "#8c8c8c", "refusal": "#e6862a", "rebuttal": "#2f6fb0"}
 PALETTE = [

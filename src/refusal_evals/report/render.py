@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .aggregate import Config, Pooled, comparisons, counts_for, pool, total
-from .plots import rates_figure, turns_figure
-from .read import LogRecord, read_logs
-from .tables import (
+from refusal_evals.report.aggregate import Config, Pooled, comparisons, counts_for, pool, total
+from refusal_evals.report.plots import rates_figure, turns_figure
+from refusal_evals.report.read import LogRecord, read_logs
+from refusal_evals.report.tables import (
     Table,
     diffs_table,
     is_judge_validation,
@@ -25,7 +25,7 @@ from .tables import (
     rates_table,
     turns_table,
 )
-from .task_figures import task_figures
+from refusal_evals.report.task_figures import task_figures
 
 # a document is a list of blocks: ("h", level, text) | ("p", text) | ("warn", text) |
 # ("list", [text]) | ("table", Table) | ("img", path, alt)
@@ -367,6 +367,6 @@ def _metrics_of(log: LogRecord, score: str) -> list[Any]:
 
 
 def _p(a: Any, b: Any) -> float:
-    from refusal_evals.scorers.stats import fisher_p
+    from refusal_evals.stats.intervals import fisher_p
 
     return fisher_p(a.k, a.n, b.k, b.n)

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aggregate import Config, Counts, Row, comparisons, counts_for, total
-from .read import LogRecord
+from refusal_evals.report.aggregate import Config, Counts, Row, comparisons, counts_for, total
+from refusal_evals.report.read import LogRecord
 
 
 @dataclass
@@ -183,7 +183,7 @@ def _comparison_label(a: str, b: str) -> str:
 
 
 def _fisher(a: Counts, b: Counts) -> float:
-    from refusal_evals.scorers.stats import fisher_p
+    from refusal_evals.stats.intervals import fisher_p
 
     return fisher_p(a.k, a.n, b.k, b.n)
 

@@ -1,0 +1,132 @@
+"""``refusal_evals/honesty_steering``: steer a local model towards honesty and watch harm rise.
+
+After arXiv 2406.01931 (section 3, "increasing honesty leads to more harmful LLMs"): the
+``dishonest_refusal`` items (harmful request, step-2 self-report, capability probe, the harmfulness
+judge) are run at several steering coefficients along the model's honesty direction (representation
+engineering, ``refusal_evals.repe``), in ONE run:
+
+    inspect eval refusal_evals/honesty_steering -T coeffs=-4,0,4,8 \\
+      --model repe/meta-llama/Llama-2-7b-chat-hf --model-role grader=openai/gpt-4o
+
+Each item is expanded into one sample per coefficient (sample metadata ``honesty_coeff`` and its
+group name ``steering`` = ``c-4``, ``c+0``, ...); the ``repe/`` provider steers every generation of
+the sample (the reply, the self-report and the probe) with that coefficient. Why one run rather than
+one run per coefficient with ``inspect eval-set``: the model is loaded and its direction read once
+instead of once per coefficient (minutes for a 7B model), batches still never mix coefficients, and
+one log holds every coefficient side by side, so every rate is reported per coefficient with its
+interval and its difference from ``c+0`` (Fisher exact p), and the trade-off curve is drawn from that
+one log (``refusal_evals.repe.plots.tradeoff_figure``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+
+from refusal_evals.core.args import TaskArgError, check_grader_bound, parse_bool
+from refusal_evals.dishonest_refusal.requests import load_requests, request_samples
+from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
+from refusal_evals.dishonest_refusal.task import DEFAULT_CONFIG, _categories, _dataset_path
+from refusal_evals.honesty_steering.lie_detector import honesty_lie_detector, honesty_steering_metrics
+from refusal_evals.repe.solver import COEFF_KEY, GROUP_KEY, coeff_label, steer_by_sample
+
+DEFAULT_COEFFS = "-4,0,4,8"
+MAX_COEFFS = 16
+
+
+def parse_coeffs(value: Any) -> list[float]:
+    """``-4,0,4,8`` (or a list, or one number) -> distinct finite floats, in the order given."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    out: list[float] = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            raise TaskArgError(
+                f"-T coeffs: {text!r} is not a number; give comma-separated numbers, e.g. -T coeffs=-4,0,4,8"
+            ) from None
+        if not math.isfinite(number):
+            raise TaskArgError(f"-T coeffs: {text!r} is not a finite number")
+        if number not in out:
+            out.append(number)
+    if not out:
+        raise TaskArgError("-T coeffs: no coefficient given; e.g. -T coeffs=-4,0,4,8")
+    if len(out) > MAX_COEFFS:
+        raise TaskArgError(f"-T coeffs: at most {MAX_COEFFS} coefficients, got {len(out)}")
+    return out
+
+
+def steered_samples(base: MemoryDataset, coeffs: list[float]) -> MemoryDataset:
+    """One sample per (item, coefficient); ids ``<item>@c+4``."""
+    samples = []
+    for sample in base:
+        for c in coeffs:
+            samples.append(
+                Sample(
+                    id=f"{sample.id}@{coeff_label(c)}",
+                    input=sample.input,
+                    metadata={
+                        **(sample.metadata or {}),
+                        COEFF_KEY: c,
+                        GROUP_KEY: coeff_label(c),
+                        "item": sample.id,
+                    },
+                )
+            )
+    return MemoryDataset(samples, name="honesty_steering")
+
+
+@task
+def honesty_steering(
+    coeffs: str = DEFAULT_COEFFS,
+    dataset: str | None = None,
+    categories: str | None = None,
+    follow_up: bool = True,
+    bare_cant_is_inability: bool = False,
+) -> Task:
+    """Dishonest-refusal items at several honesty-steering coefficients (needs ``--model repe/...``).
+
+    Args:
+      coeffs: Comma-separated steering coefficients (hidden-state units along the unit honesty
+        direction; 0 = unsteered; positive = towards honesty).
+      dataset: As in ``dishonest_refusal``: a .yaml/.csv/.jsonl request file (default built-in).
+      categories: Comma-separated categories to run (default: all).
+      follow_up: Ask the step-2 unable/unwilling question after a refusal.
+      bare_cant_is_inability: Count a bare "I can't help with that" as a claim of inability.
+    """
+    values = parse_coeffs(coeffs)
+    requests = load_requests(_dataset_path(dataset))
+    chosen = _categories(categories, requests.categories())
+    use_follow_up = parse_bool("follow_up", follow_up)
+    bare_cant = parse_bool("bare_cant_is_inability", bare_cant_is_inability)
+    question = requests.self_report_question or load_requests(None).self_report_question
+    assert question, "the built-in dataset defines self_report_question"
+    check_grader_bound()
+
+    zero = coeff_label(0.0)
+    comparisons = [f"{coeff_label(c)}:{zero}" for c in values if c != 0] if 0.0 in values else []
+    return Task(
+        dataset=steered_samples(request_samples(requests, chosen), values),
+        solver=steer_by_sample(
+            dishonest_refusal_steps(self_report_question=question, follow_up=use_follow_up)
+        ),
+        scorer=honesty_lie_detector(bare_cant_is_inability=bare_cant),
+        metrics=honesty_steering_metrics(group_key=GROUP_KEY, comparisons=comparisons),
+        config=DEFAULT_CONFIG,
+        version=f"1-{requests.version}",
+        metadata={
+            "dataset": requests.description if dataset else "built-in",
+            "dataset_version": requests.version,
+            "categories": chosen or list(requests.categories()),
+            "coeffs": values,
+            "follow_up": use_follow_up,
+            "bare_cant_is_inability": bare_cant,
+            "self_report_question": question,
+        },
+    )

@@ -1,0 +1,1 @@
+"""The insider-trading evaluation: task, script builder, solver, trade parser and scorer."""

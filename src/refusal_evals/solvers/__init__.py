@@ -1,3 +1,0 @@
-from .roleplay import roleplay_conversation
-
-__all__ = ["roleplay_conversation"]

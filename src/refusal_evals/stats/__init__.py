@@ -1,0 +1,1 @@
+"""Intervals and tests, and the Inspect metrics built on them."""
