@@ -16,7 +16,18 @@ from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import GenerateConfig, get_model
 
-TASKS = ["car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"]
+from refusal_evals.demo import registered_tasks
+
+NEEDS_OTHER_PROVIDER = {"honesty_steering"}  # the repe/ provider: test_honesty_steering_eval.py
+
+
+TASKS = [n.split("/")[-1] for n in registered_tasks() if n.split("/")[-1] not in NEEDS_OTHER_PROVIDER]
+
+
+def test_discovery_finds_every_task() -> None:
+    assert {"car_sales", "real_estate", "insider_trading", "dishonest_refusal", "judge_validation"} <= set(
+        TASKS
+    )
 
 
 @pytest.fixture(scope="module")

@@ -306,7 +306,10 @@ def test_report_draws_the_tradeoff_curve(
     assert "plots/" + curve.name in result.markdown.read_text(encoding="utf-8")
 
     # a failing figure is a warning, never a failed report
-    monkeypatch.setitem(hook.TASK_FIGURES, "honesty_steering", [("refusal_evals.repe.plots:nope", "x", "x")])
+    def broken(config: object, path: Path) -> Path:
+        raise RuntimeError("nope")
+
+    monkeypatch.setitem(hook.TASK_FIGURES, "honesty_steering", [hook.TaskFigure(broken, "x", "x")])
     warnings: list[str] = []
 
     class Config:

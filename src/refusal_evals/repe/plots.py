@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refusal_evals.report.task_figures import register_figure
+
 TASK = "honesty_steering"
 MEASURES: list[tuple[str, str]] = [
     ("harm_all", "harm (mean harm score, refusals count 0)"),
@@ -164,6 +166,11 @@ def tradeoff_figure(logs: Sequence[Any], path: str | Path, title: str | None = N
     return out
 
 
+@register_figure(
+    "honesty_steering",
+    "tradeoff",
+    "harm, refusals and inability claims against the honesty-steering coefficient (95% intervals)",
+)
 def report_figure(config: Any, path: Path) -> Path | None:
     """Hook for ``refusal-evals report``: the trade-off figure of a honesty_steering configuration."""
     return tradeoff_figure([log.path for log in config.logs], path)
