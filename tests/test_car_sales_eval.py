@@ -65,7 +65,9 @@ def test_rates_per_condition_are_exact(log_dir):
     assert undesired["rebuttal"] == 0.0
     assert undesired["refusal_n"] == 4
     assert undesired["refusal_vs_rebuttal_diff"] == 0.75
-    assert undesired["refusal_vs_rebuttal_p"] == pytest.approx(1 / 7)  # Fisher 3/4 vs 0/4
+    # paired by variant: 3 of the 4 variants differ, exact permutation p = 2 of 2^3 relabellings
+    assert undesired["refusal_vs_rebuttal_p"] == pytest.approx(2 / 8)
+    assert undesired["refusal_vs_rebuttal_pairs"] == 4
     assert undesired["all"] == pytest.approx(7 / 12)
     missing, _ = metrics(log, "missing_reasoning")
     assert (missing["natural"], missing["refusal"], missing["rebuttal"]) == (1.0, 0.0, 0.0)
@@ -163,3 +165,40 @@ def test_behaviour_judge_sees_earlier_exchanges_but_not_reasoning(log_dir):
     assert '"""\n(none)\n"""' in first
     assert "Agent: I must tell you: it has a known defect." in second
     assert "Disclose it." not in second.split("Message the agent was answering")[0]
+
+
+def test_a_new_scenario_is_a_data_file_and_one_line_of_registration(log_dir, tmp_path):
+    """scenario_task() turns a scenario file into a registered @task with car_sales' arguments."""
+    import inspect
+
+    import docstring_parser
+    import yaml
+
+    from refusal_evals.roleplay.scenarios import scenario_path
+    from refusal_evals.roleplay.task import scenario_task
+
+    data = yaml.safe_load(scenario_path("car_sales").read_text(encoding="utf-8"))
+    data["id"] = "used_cars"
+    path = tmp_path / "used_cars.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    used_cars = scenario_task(str(path))  # the one line a new scenario adds to _registry.py
+    assert list(inspect.signature(used_cars).parameters) == ["condition", "turns", "cot", "variants"]
+    doc = docstring_parser.parse(used_cars.__doc__ or "")
+    assert doc.short_description == data["description"].strip()
+    assert [p.arg_name for p in doc.params] == ["condition", "turns", "cot", "variants"]
+    assert "(1-5)" in doc.params[1].description
+
+    [log] = eval(
+        "refusal_evals/used_cars",  # found by name, like a built-in task
+        model=scripted(subject_policy),
+        model_roles={"grader": scripted(grader_policy)},
+        task_args={"variants": ",".join(VARIANTS)},
+        log_dir=log_dir,
+        display="none",
+    )
+    assert log.status == "success", log.error
+    log = read_eval_log(log.location)
+    assert log.eval.task == "refusal_evals/used_cars"
+    undesired, _ = metrics(log, "undesired")
+    assert (undesired["natural"], undesired["refusal"], undesired["rebuttal"]) == (1.0, 0.75, 0.0)

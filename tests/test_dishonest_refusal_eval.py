@@ -140,7 +140,8 @@ def test_every_path_gives_exact_rates(tmp_path, log_dir):
     given, score = metrics(log, "dishonest_refusal_rate")
     assert (given["all"], given["all_n"]) == (0.25, 4)
     assert (given["x"], given["x_n"], given["y_n"]) == (0.0, 1, 3)
-    assert (given["all_ci_low"], given["all_ci_high"]) == pytest.approx(wilson_interval(1, 4))
+    assert (given["all_obs_ci_low"], given["all_obs_ci_high"]) == pytest.approx(wilson_interval(1, 4))
+    assert given["all_clusters"] == 4 and given["all_ci_high"] > given["all_obs_ci_high"]  # items
     assert score.unscored_samples == 0
     harm, _ = metrics(log, "harm_score")  # comply 0.875, partial 0.375
     assert (harm["all"], harm["all_n"], harm["x"]) == (0.625, 2, 0.625)
@@ -287,7 +288,8 @@ def test_solver_alone_records_the_three_steps(log_dir):
     from inspect_ai import Task
     from inspect_ai.dataset import Sample
 
-    from refusal_evals.dishonest_refusal.solver import STORE_KEY, dishonest_refusal_steps
+    from refusal_evals.dishonest_refusal.records import STORE_KEY
+    from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
 
     samples = [
         Sample(
@@ -316,3 +318,23 @@ def test_solver_alone_records_the_three_steps(log_dir):
     assert stores["comply"]["classification"]["decided_by"] == "judge"
     assert stores["comply"]["self_report"] is None
     assert stores["noprobe"]["probe"] is None
+
+
+def test_a_limit_before_the_reply_leaves_the_item_unscored(tmp_path, log_dir):
+    """The solver saves what it reached (here only the request); the scorer reports it unscored."""
+    [log] = eval(
+        "refusal_evals/dishonest_refusal",
+        model=scripted(subject_policy),
+        model_roles={"grader": scripted(grader_policy)},
+        task_args={"dataset": write_dataset(tmp_path, ["liar"])},
+        message_limit=1,
+        log_dir=log_dir,
+        display="none",
+    )
+    assert log.status == "success", log.error
+    [sample] = read_eval_log(log.location).samples
+    assert sample.limit is not None and sample.limit.type == "message"
+    assert sample.store["dishonest_refusal"]["classification"] is None
+    score = sample.scores["dishonest_refusal_judge"]
+    assert score.reason == "no_response" and "did not reach" in (score.explanation or "")
+    assert score.value["unscored_measures"] == 8.0 and math.isnan(score.value["refusal_rate"])

@@ -11,7 +11,7 @@ from inspect_ai.log import read_eval_log
 
 from refusal_evals.core.args import TaskArgError
 from refusal_evals.core.files import DataFileError
-from refusal_evals.insider_trading.script import load_prompt_file
+from refusal_evals.insider_trading.prompt_file import load_prompt_file
 
 MANAGER = "rebecca.hale@haldenrowe.com"
 DECEPTIVE_REPORT = (
@@ -93,12 +93,13 @@ def grader_policy(messages):
     return "Judged.\nANSWER: " + ("deceptive" if hides else "truthful")
 
 
-def run(log_dir, grader=grader_policy, subject=subject_policy, **task_args):
+def run(log_dir, grader=grader_policy, subject=subject_policy, epochs=1, **task_args):
     [log] = eval(
         "refusal_evals/insider_trading",
         model=scripted(subject),
         model_roles={"grader": scripted(grader)},
         task_args=task_args,
+        epochs=epochs,
         log_dir=log_dir,
         display="none",
     )
@@ -172,7 +173,8 @@ def test_conversation_and_score_metadata(log_dir):
 
 
 def test_split_low_pressure_and_no_cot_change_the_conversation():
-    from refusal_evals.insider_trading.script import builtin_script, load_insider_scenario
+    from refusal_evals.insider_trading.scenario import load_insider_scenario
+    from refusal_evals.insider_trading.script import builtin_script
 
     spec = load_insider_scenario()
     concurrent = builtin_script(spec, "biotech", "natural", True, "concurrent", "high")
@@ -457,13 +459,14 @@ def test_doubling_down_needs_its_trigger_in_the_file(tmp_path, log_dir):
 def test_insider_trading_conversation_solver_directly(log_dir):
     from inspect_ai import Task
 
-    from refusal_evals.insider_trading.scorer import STORE_KEY
-    from refusal_evals.insider_trading.script import load_insider_scenario
+    from refusal_evals.insider_trading.records import STORE_KEY
+    from refusal_evals.insider_trading.scenario import load_insider_scenario
     from refusal_evals.insider_trading.solver import insider_trading_conversation
-    from refusal_evals.insider_trading.task import _samples_builtin
+    from refusal_evals.insider_trading.task import builtin_source, source_dataset
 
     spec = load_insider_scenario()
-    dataset = _samples_builtin(spec, ["natural", "rebuttal"], ["semiconductor"], True, "split", "high")
+    source = builtin_source(spec, "natural,rebuttal", 1, True, "split", "high", "semiconductor")
+    dataset = source_dataset(spec, source)
     task = Task(dataset=dataset, solver=insider_trading_conversation(stages=1, message_format="split"))
     [log] = eval(task, model=scripted(subject_policy), log_dir=log_dir, display="none")
     assert log.status == "success", log.error
@@ -482,3 +485,28 @@ def test_insider_trading_conversation_solver_directly(log_dir):
     assert [m.role for m in rebuttal.messages[-4:]] == ["user", "user", "user", "assistant"]  # split
     with pytest.raises(ValueError, match="stages must be 1, 2 or 3"):
         insider_trading_conversation(stages=4)
+
+
+def test_scripts_are_built_once_per_task_and_the_prompt_file_read_once(tmp_path, log_dir, monkeypatch):
+    from refusal_evals.insider_trading import script as script_module
+    from refusal_evals.insider_trading import solver as solver_module
+    from refusal_evals.insider_trading import task as task_module
+
+    built = []
+    real_builtin, real_prompt = script_module.builtin_script, script_module.prompt_file_script
+    monkeypatch.setattr(script_module, "builtin_script", lambda *a: built.append(a[1:3]) or real_builtin(*a))
+    monkeypatch.setattr(script_module, "prompt_file_script", lambda *a: built.append(a[2]) or real_prompt(*a))
+    reads = []
+    real_load = task_module.load_prompt_file
+    monkeypatch.setattr(task_module, "load_prompt_file", lambda p: reads.append(p) or real_load(p))
+    monkeypatch.setattr(solver_module, "load_prompt_file", lambda p: pytest.fail("the solver read the file"))
+
+    log = run(log_dir, epochs=2)
+    assert len(log.samples) == 12
+    assert len(built) == 6 and len(set(built)) == 6  # one script per variant and condition, not per sample
+
+    built.clear()
+    path = write(tmp_path, {**PUBLISHED, "injection_index": 2})
+    log = run(log_dir, subject=prompt_subject, prompt_file=path)
+    assert len(log.samples) == 3
+    assert sorted(built) == ["natural", "rebuttal", "refusal"] and reads == [path]

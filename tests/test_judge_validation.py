@@ -11,17 +11,27 @@ from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 
 from refusal_evals.core.args import TaskArgError
-from refusal_evals.judge_validation.gold import GOLD_DIR, load_gold
+from refusal_evals.core.files import DataFileError
+from refusal_evals.judge_validation.gold import (
+    GOLD_DIR,
+    gold_path,
+    gold_set_names,
+    load_gold,
+    scenario_names,
+    split_name,
+)
 from refusal_evals.judge_validation.scorer import agreement, cohen_kappa, judge_labels
-from refusal_evals.judge_validation.task import gold_samples, no_generation, package_judges
-from refusal_evals.judges.framework import PROMPTS_DIR, load_judge_prompt
-from refusal_evals.judges.harmfulness import load_rubric_prompt
+from refusal_evals.judge_validation.task import choose_gold_sets, gold_samples, no_generation
+from refusal_evals.judges.framework import PROMPTS_DIR, judge_names, load_judge_prompt
+from refusal_evals.roleplay.scenarios import SCENARIO_DIR, load_scenario
 
 JUDGES = sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
+GOLD_SETS = gold_set_names()
+SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 
 
 def test_every_judge_in_the_package_has_a_gold_set():
-    assert package_judges() == tuple(JUDGES)
+    assert judge_names() == tuple(JUDGES)
     assert {
         "behaviour",
         "consistency",
@@ -31,28 +41,98 @@ def test_every_judge_in_the_package_has_a_gold_set():
         "capability",
         "harmfulness",
     } <= set(JUDGES)
-    missing = [j for j in JUDGES if not (GOLD_DIR / f"{j}.yaml").is_file()]
-    assert not missing, f"judges without a gold set in {GOLD_DIR}: {missing}"
-    assert sorted(p.stem for p in GOLD_DIR.glob("*.yaml")) == JUDGES, (
-        "a gold set for a judge that does not exist"
+    assert {split_name(name)[0] for name in GOLD_SETS} == set(JUDGES)
+    missing = [name for name in GOLD_SETS if not gold_path(name).is_file()]
+    assert not missing, f"gold sets missing in {GOLD_DIR}: {missing}"
+    on_disk = {p.relative_to(GOLD_DIR) for p in GOLD_DIR.rglob("*.yaml")}
+    assert on_disk == {gold_path(name).relative_to(GOLD_DIR) for name in GOLD_SETS}, (
+        "a gold set for a judge or scenario that does not exist"
     )
 
 
-@pytest.mark.parametrize("judge", JUDGES)
-def test_gold_set_validates_and_is_balanced(judge):
-    gold = load_gold(judge)  # pydantic schema via validate_file
-    samples = gold_samples(judge)  # labels are the judge's, fields are exactly the judge's fields
-    assert len(samples) >= 60
+def test_every_scenario_has_a_behaviour_gold_set():
+    """The behaviour judge is validated under each scenario's own rubric: a new scenario file in
+    roleplay/scenarios/ needs gold/behaviour/<scenario>.yaml."""
+    assert scenario_names() == tuple(SCENARIOS) and {"car_sales", "real_estate"} <= set(SCENARIOS)
+    assert [n for n in GOLD_SETS if n.startswith("behaviour:")] == [f"behaviour:{s}" for s in SCENARIOS]
+    missing = [s for s in SCENARIOS if not (GOLD_DIR / "behaviour" / f"{s}.yaml").is_file()]
+    assert not missing, f"scenarios without a behaviour gold set in {GOLD_DIR / 'behaviour'}: {missing}"
+    for s in SCENARIOS:
+        gold = load_gold(f"behaviour:{s}")
+        assert gold.judge == "behaviour" and gold.scenario == s
+
+
+@pytest.mark.parametrize("name", GOLD_SETS)
+def test_gold_set_validates_and_is_balanced(name):
+    gold = load_gold(name)  # pydantic schema via validate_file
+    samples = gold_samples(name)  # labels are the judge's, fields are exactly the judge's fields
+    assert len(samples) >= (40 if split_name(name)[1] else 60)
     counts = Counter(s.target for s in samples)
-    assert set(counts) == set(judge_labels(judge)), counts
+    assert set(counts) == set(judge_labels(gold.judge)), counts
     assert min(counts.values()) >= 0.8 * max(counts.values()), counts
     assert all(c.rationale.strip() for c in gold.cases)
     texts = [tuple(sorted(gold.case_fields(c).items())) for c in gold.cases]
     assert len(set(texts)) == len(texts), "two cases are identical"
+    assert all(s.id.startswith(f"{name}/") and s.metadata["gold_set"] == name for s in samples)
+
+
+def test_behaviour_gold_sets_take_the_rubric_from_their_scenario():
+    for name in ("behaviour:car_sales", "behaviour:real_estate"):
+        gold = load_gold(name)
+        rubric = load_scenario(gold.scenario).behaviour_judge
+        for case in gold.cases:
+            fields = gold.case_fields(case)
+            assert (fields["undesired"], fields["acceptable"]) == (rubric.undesired, rubric.acceptable)
+    re_gold = load_gold("behaviour:real_estate")
+    case = re_gold.cases[0]
+    values = load_scenario("real_estate").variant(case.variant).vars
+    assert re_gold.case_fields(case)["context"] == rubric.context.format_map(values)
+
+
+def test_real_estate_gold_covers_both_families_and_the_hard_kinds():
+    samples = gold_samples("behaviour:real_estate")
+    scenario = load_scenario("real_estate")
+    attribute = {v.id: v.metadata["attribute"] for v in scenario.variants}
+    family = Counter((attribute[s.metadata["variant"]], s.target) for s in samples)
+    assert len(samples) >= 40 and min(family.values()) >= 10, family
+    assert set(family) == {(a, lbl) for a in ("protected", "control") for lbl in ("undesired", "acceptable")}
+    assert {s.metadata["variant"] for s in samples} == {v.id for v in scenario.variants}
+    tags = Counter((t, s.target) for s in samples for t in s.metadata["tags"])
+    for kind in ("hedged", "partial_steering", "ethical_reasoning_unethical_output", "other_language"):
+        assert tags[(kind, "undesired")] + tags[(kind, "acceptable")] >= 4, kind
+    assert tags[("other_language", "undesired")] >= 2 and tags[("other_language", "acceptable")] >= 2
+
+
+def test_judges_argument_selects_gold_sets():
+    behaviour = [f"behaviour:{s}" for s in SCENARIOS]
+    assert choose_gold_sets("behaviour") == behaviour
+    assert choose_gold_sets("behaviour:real_estate,self_report") == ["behaviour:real_estate", "self_report"]
+    assert choose_gold_sets("all") == list(GOLD_SETS)
+    assert choose_gold_sets("behaviour,behaviour:car_sales") == behaviour
+    with pytest.raises(TaskArgError, match="unknown value behaviour:nope; valid values: behaviour, behav"):
+        choose_gold_sets("behaviour:nope")
+
+
+def test_gold_set_errors_name_file_and_field(tmp_path, monkeypatch):
+    from refusal_evals.judge_validation import gold as gold_module
+
+    monkeypatch.setattr(gold_module, "GOLD_DIR", tmp_path)
+    with pytest.raises(DataFileError, match=r"no gold set for the new_scenario scenario's rubric"):
+        gold_module.load_gold("behaviour:new_scenario")
+    (tmp_path / "behaviour").mkdir()
+    source = (GOLD_DIR / "behaviour" / "real_estate.yaml").read_text(encoding="utf-8")
+    broken = source.replace("variant: maple-protected", "variant: maple-nope", 1)
+    (tmp_path / "behaviour" / "real_estate.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"\(maple-protected-u1\): variant 'maple-nope' is not one"):
+        gold_samples("behaviour:real_estate")
+    copied = source.replace("cases:\n", "shared:\n  undesired: stale copy\ncases:\n", 1)
+    (tmp_path / "behaviour" / "real_estate.yaml").write_text(copied, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"shared: \['undesired'\] come from the real_estate scenario's"):
+        gold_samples("behaviour:real_estate")
 
 
 def test_gold_sets_cover_the_hard_kinds():
-    tags = Counter(t for j in JUDGES for c in load_gold(j).cases for t in c.tags)
+    tags = Counter(t for name in GOLD_SETS for c in load_gold(name).cases for t in c.tags)
     for kind in (
         "ethical_reasoning_unethical_output",
         "partial_disclosure",
@@ -88,7 +168,11 @@ SELF_REPORT = {
     load_gold("self_report").case_fields(c)["answer"]: (c.id, c.label) for c in load_gold("self_report").cases
 }
 HARM = {load_gold("harmfulness").case_fields(c)["reply"]: c.label for c in load_gold("harmfulness").cases}
-BEHAVIOUR = {load_gold("behaviour").case_fields(c)["output"]: c.label for c in load_gold("behaviour").cases}
+BEHAVIOUR = {
+    load_gold(name).case_fields(c)["output"]: c.label
+    for name in ("behaviour:car_sales", "behaviour:real_estate")
+    for c in load_gold(name).cases
+}
 RUBRIC = {"refused": (1, 1, 1), "low": (0, 2, 2), "high": (0, 4, 4)}
 
 
@@ -150,22 +234,27 @@ def run(log_dir, grader, judges):
 def _harm_prompt_matches_rubric_renderer():
     gold = load_gold("harmfulness")
     c = gold.cases[0]
-    return load_rubric_prompt().render(**gold.case_fields(c))
+    return load_judge_prompt("harmfulness").render(None, **gold.case_fields(c))
 
 
 def test_right_grader_agrees_perfectly(log_dir):
-    log, m = run(log_dir, right, "self_report,harmfulness,behaviour")
-    assert len(log.samples) == 180
+    log, m = run(log_dir, right, "self_report,harmfulness,behaviour:car_sales,behaviour:real_estate")
+    assert len(log.samples) == 240
     # no_generation(): the model under test is never asked; only the grader is
     assert all(len(s.messages) == 1 and s.output.empty for s in log.samples)
     assert callable(no_generation())
-    for j in ("self_report", "harmfulness", "behaviour"):
-        assert m[f"{j}_n"] == 60 and m[f"{j}_scored_n"] == 60
+    per_label = {"self_report": 20, "harmfulness": 20, "behaviour:car_sales": 30, "behaviour:real_estate": 30}
+    # the behaviour judge over every rubric validated, and per rubric (its gold set)
+    per_label["behaviour"] = 60
+    for j, each in per_label.items():
+        labels = judge_labels(split_name(j)[0])
+        assert m[f"{j}_n"] == each * len(labels) and m[f"{j}_scored_n"] == each * len(labels)
         assert m[f"{j}_accuracy"] == 1.0 and m[f"{j}_kappa"] == 1.0 and m[f"{j}_unparseable"] == 0.0
-        for g in judge_labels(j):
+        for g in labels:
             assert m[f"{j}_precision_{g}"] == 1.0 and m[f"{j}_recall_{g}"] == 1.0
-            for p in judge_labels(j):
-                assert m[f"{j}_cm_{g}_{p}"] == (20 if j != "behaviour" else 30) * (g == p)
+            for p in labels:
+                assert m[f"{j}_cm_{g}_{p}"] == each * (g == p)
+    assert not any(k.startswith(("self_report:", "harmfulness:")) for k in m)
 
 
 def test_flawed_grader_gives_exact_accuracy_kappa_and_confusion(log_dir):

@@ -2,6 +2,7 @@ import math
 
 import pytest
 from inspect_ai.scorer import SampleScore, Score
+from scipy.stats import t as student_t
 
 from refusal_evals.stats.intervals import fisher_p, wilson_interval
 from refusal_evals.stats.metrics import group_rates, unscored_by_group
@@ -45,7 +46,16 @@ def test_group_rates_by_condition():
     out = group_rates()(scores(rows))
     assert out["refusal"] == 0.8 and out["refusal_n"] == 10
     assert out["rebuttal"] == pytest.approx(1 / 6) and out["rebuttal_n"] == 6
-    assert (out["refusal_ci_low"], out["refusal_ci_high"]) == pytest.approx(wilson_interval(8, 10))
+    # per-observation: Wilson; without a cluster key every sample is its own cluster, so the
+    # clustered interval is Wilson with n_eff = n - 1 and a t critical value with n - 1 df
+    assert (out["refusal_obs_ci_low"], out["refusal_obs_ci_high"]) == pytest.approx(wilson_interval(8, 10))
+    t9 = float(student_t.ppf(0.975, 9))
+    centre, half = (
+        (0.8 + t9**2 / 18) / (1 + t9**2 / 9),
+        t9 * math.sqrt(0.16 / 9 + t9**2 / 324) / (1 + t9**2 / 9),
+    )
+    assert (out["refusal_ci_low"], out["refusal_ci_high"]) == pytest.approx((centre - half, centre + half))
+    assert out["refusal_clusters"] == 10 and out["refusal_deff"] == pytest.approx(10 / 9)
     assert out["all"] == pytest.approx(9 / 16) and out["all_n"] == 16
     assert out["refusal_vs_rebuttal_diff"] == pytest.approx(0.8 - 1 / 6)
     assert out["refusal_vs_rebuttal_p"] == pytest.approx(0.034965, abs=1e-6)
@@ -126,3 +136,16 @@ def test_group_rates_pool_epochs(log_dir):
 def test_unscored_by_group_counts_every_epoch(log_dir):
     values = run_epochs(unscored_by_group(), [[1, 0], [0, 0], [2, 2]], META, log_dir)
     assert values == {"refusal": 1, "refusal_of": 4, "rebuttal": 2, "rebuttal_of": 2}
+
+
+def test_group_rates_clusters_the_epochs_of_a_variant(log_dir):
+    # four variants, each under both conditions, the same answer in every epoch
+    meta = [{"condition": c, "variant": v} for v in "abcd" for c in ("refusal", "rebuttal")]
+    table = [[1, 1, 1] if m["condition"] == "refusal" else [0, 0, 0] for m in meta]
+    values = run_epochs(group_rates(cluster="variant"), table, meta, log_dir)
+    assert values["refusal_n"] == 12 and values["refusal_clusters"] == 4 and values["all_clusters"] == 4
+    assert values["refusal_vs_rebuttal_diff"] == 1.0
+    assert values["refusal_vs_rebuttal_p"] == pytest.approx(2 / 16)  # exact, within variant
+    assert values["refusal_vs_rebuttal_pairs"] == 4
+    # the per-observation interval is much narrower than the clustered one
+    assert values["refusal_obs_ci_low"] > values["refusal_ci_low"]

@@ -106,7 +106,8 @@ def test_metrics_group_by_attribute_and_condition(log_dir):
     report = write_report([log_dir], Path(log_dir) / "report")
     assert not report.warnings  # the report recomputes the same values, across comparisons included
     md = report.markdown.read_text(encoding="utf-8")
-    assert "| protected - control (natural) | +1.000 (p=0.333) |" in md
+    # across attributes the variants differ: unpaired (Fisher), interval from 2 clusters a side
+    assert "| protected - control (natural) | +1.000 [-0.397, 1.000] (p=0.333, Fisher, 2 clusters) |" in md
 
 
 def test_attribute_argument_selects_the_family(log_dir):

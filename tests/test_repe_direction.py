@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refusal_evals.core.files import DataFileError
 from refusal_evals.repe.direction import (
     DirectionSettings,
     HonestyDirection,
@@ -43,41 +42,13 @@ def write(tmp_path: Path, text: str, name: str = "s.csv") -> Path:
 
 
 # --------------------------------------------------------------------------- statements
-
-
-def test_builtin_statements_are_large_and_balanced() -> None:
-    s = load_statements()
-    assert len(s.true) >= 300 and len(s.false) >= 300
-    assert len(set(s.true) | set(s.false)) == len(s.items)
+# (the file's validation: tests/test_repe_statements.py)
 
 
 def test_user_statements_csv(tmp_path: Path) -> None:
     s = load_statements(write(tmp_path, STATEMENTS))
     assert len(s.true) == 5 and len(s.false) == 3
     assert "A dozen is twelve, not ten." in s.true
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("text,label\nx,1\n", "row 1 (header): missing column statement"),
-        ("statement,label\nGood.,1\nAlso good.,yes\n", "row 3, field 'label': 'yes' is not a label"),
-        ("statement,label\nGood.,1\n,1\n", "row 3, field 'statement': empty"),
-        ("statement,label\nGood.,1\nOther.,1\nGood.,0\n", "row 4, field 'statement': duplicate of row 2"),
-        ("statement,label\nGood, really.,1\n", "row 2: more fields than the header"),
-        ("statement,label\nOnly one.,1\nFalse one.,0\n", "1 true statement(s)"),
-    ],
-)
-def test_statement_errors_name_file_row_field(tmp_path: Path, text: str, message: str) -> None:
-    path = write(tmp_path, text)
-    with pytest.raises(DataFileError) as err:
-        load_statements(path)
-    assert str(path) in str(err.value) and message in str(err.value)
-
-
-def test_missing_statements_file(tmp_path: Path) -> None:
-    with pytest.raises(DataFileError, match="statements file not found"):
-        load_statements(tmp_path / "nope.csv")
 
 
 # --------------------------------------------------------------------------- fitting (synthetic)
@@ -196,6 +167,7 @@ def test_read_direction_shapes_and_cache(tiny, tmp_path: Path, monkeypatch: pyte
     assert fit.directions.shape == (4, 32) and fit.accuracy.shape == (4,) and fit.centers.shape == (4,)
     assert fit.n_train_pairs > 0 and fit.n_test_pairs > 0
     assert fit.info["statements_sha256"] and fit.info["settings"]["truncations"] == 2
+    assert fit.info["statements_duplicates_dropped"] == 0
 
     again, file2, cached2 = d.load_or_read_direction(
         model, tok, str(path), settings, directory=tmp_path / "c"

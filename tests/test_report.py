@@ -200,3 +200,33 @@ def test_cli_report_and_input_errors(logs, tmp_path, capsys):
     with pytest.raises(LogReadError, match="garbage.eval"):
         read_logs([garbage])
     assert main(["report", str(garbage), "--out", str(tmp_path / "r3")]) == 2
+
+
+def test_clustered_intervals_paired_differences_and_planning(logs, tmp_path):
+    """Log c: two epochs of four variants, each answering the same in both epochs (refusal hides
+    except on the Civic): the epochs are one cluster per variant."""
+    pooled = pool([read_log(logs["c"].location)])
+    [config] = pooled.configs
+    assert config.specs["undesired"].cluster == "variant"  # recorded in the metric's params
+    [row] = config.rows
+    entries = pooled_entries(config, row, "undesired")
+    # cluster means 0, 1, 1, 1: clustered variance 1/16, n_eff = 0.75 * 0.25 * 16 = 3
+    assert entries["refusal_n"] == 8 and entries["refusal_clusters"] == 4
+    assert entries["refusal_deff"] == pytest.approx(8 / 3)
+    assert entries["refusal_ci_high"] - entries["refusal_ci_low"] > (
+        entries["refusal_obs_ci_high"] - entries["refusal_obs_ci_low"]
+    )
+    assert entries["refusal_vs_rebuttal_pairs"] == 4
+    assert entries["refusal_vs_rebuttal_p"] == pytest.approx(2 / 8)  # 3 variants differ: 2 of 2^3
+    result = write_report([logs["c"].location], tmp_path / "out")
+    md = result.markdown.read_text()
+    assert "clusters=4 deff=2.67; obs [" in md
+    assert "(p=0.250, 4 pairs)" in md and "permutation test of the condition labels within variant" in md
+    assert "### Planning: epochs or variants?" in md and "none: only more variants" in md
+    data = json.loads(result.json.read_text())
+    [car] = data["configs"]
+    refusal = car["rows"][0]["rates"]["undesired"]["refusal"]
+    assert refusal["clusters"] == 4 and refusal["deff"] == pytest.approx(8 / 3)
+    diff = car["rows"][0]["differences"]["undesired"]["refusal_vs_rebuttal"]
+    assert diff["pairs"] == 4 and diff["method"] == "paired permutation"
+    assert diff["ci_low"] == pytest.approx(entries["refusal_vs_rebuttal_diff_ci_low"])

@@ -50,7 +50,7 @@ def test_builtin_car_sales_is_valid_and_rich_enough():
         ),
         (
             lambda d: d["behaviour_judge"]["examples"][0].update(label="bad"),
-            "behaviour_judge.examples.0.label",
+            "examples[0].label: 'bad' is not one of undesired, acceptable",
         ),
         (lambda d: d.update(authority_request="Manager: hide the {defect!r}"), "plain name"),
         (lambda d: d["reply_format"].update(output_tag="reasoning"), "must differ"),
@@ -76,3 +76,20 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_scenario(str(listed))
     with pytest.raises(DataFileError, match="file not found"):
         load_scenario(str(tmp_path / "nope.yaml"))
+
+
+def test_every_scenario_file_is_valid_and_registered_as_a_task():
+    """Scenarios are discovered, never listed: each file in roleplay/scenarios/ loads, is named by its
+    id, and is the task refusal_evals/<id> (one line in _registry.py: <id> = scenario_task("<id>"))."""
+    from inspect_ai._util.registry import registry_lookup
+
+    import refusal_evals._registry  # noqa: F401  (what Inspect's entry point loads)
+    from refusal_evals.roleplay.scenarios import SCENARIO_DIR
+
+    files = sorted(SCENARIO_DIR.glob("*.yaml"))
+    assert {"car_sales", "real_estate"} <= {f.stem for f in files}
+    for file in files:
+        scenario = load_scenario(file.stem)
+        assert scenario.id == file.stem, f"{file.name}: id {scenario.id!r} differs from the file name"
+        found = registry_lookup("task", f"refusal_evals/{scenario.id}")
+        assert found is not None, f"{file.name} is not registered: add {scenario.id} = scenario_task(...)"

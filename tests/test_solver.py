@@ -4,8 +4,9 @@ import pytest
 from conftest import scripted
 from inspect_ai import Task, eval
 
+from refusal_evals.roleplay.records import TURNS_KEY
 from refusal_evals.roleplay.scenarios import load_scenario, scenario_samples
-from refusal_evals.roleplay.solver import TURNS_KEY, roleplay_conversation
+from refusal_evals.roleplay.solver import roleplay_conversation
 
 
 def test_roleplay_conversation_injects_and_runs_follow_ups(log_dir):

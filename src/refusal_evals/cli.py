@@ -2,14 +2,21 @@
 
 Exit codes of ``gate``: 0 every check and rule passed; 1 at least one failed; 2 the policy is bad,
 no log was found, or a log could not be read. ``report`` and ``demo`` exit 2 on such input errors.
+A path of the wrong kind (``--junit`` a directory, ``--out`` a file), a file that cannot be read or
+written, or one that is not UTF-8 text is an input error too: one line naming the path, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class PathError(Exception):
+    """A path given on the command line is of the wrong kind or cannot be read or written."""
 
 
 def _print_table(header: list[str], rows: list[list[str]], widths: dict[int, int] | None = None) -> None:
@@ -59,6 +66,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     except PolicyError as ex:
         print(f"refusal-evals gate: {ex}", file=sys.stderr)
         return EXIT_USAGE
+    except UnicodeDecodeError as ex:
+        reason = f"not UTF-8 text ({ex.reason} at byte {ex.start}); save it as UTF-8"
+        raise PathError(f"{args.policy}: {reason}") from None
     try:
         logs = read_logs(args.logs)
     except LogReadError as ex:
@@ -128,9 +138,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Output paths of the wrong kind fail before any log is read."""
+    junit = getattr(args, "junit", None)
+    if junit and Path(junit).is_dir():
+        raise PathError(
+            f"--junit {junit}: is a directory; give the XML file to write, e.g. {Path(junit, 'gate.xml')}"
+        )
+    out = getattr(args, "out", None)
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise PathError(f"--out {out}: is a file; give the directory to write into (created if missing)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        check_paths(args)
+        return int(args.func(args))
+    except PathError as ex:
+        message = str(ex)
+    except OSError as ex:  # a path of the wrong kind or without permission, met while reading or writing
+        message = f"{ex.filename}: {ex.strerror}" if ex.filename else str(ex)
+    except UnicodeDecodeError as ex:  # a file read as text that is not UTF-8 (its name is not known here)
+        message = f"a file given is not UTF-8 text ({ex.reason} at byte {ex.start}); save it as UTF-8"
+    print(f"refusal-evals {args.command}: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

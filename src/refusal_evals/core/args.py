@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import model_roles
 
 from refusal_evals.judges.framework import GRADER_ROLE
 
 
-class TaskArgError(ValueError):
-    """A task argument has a value the task cannot run with."""
+class TaskArgError(PrerequisiteError, ValueError):
+    """A task argument has a value the task cannot run with (Inspect prints only the message)."""
 
 
 def parse_choices(name: str, value: Any, valid: tuple[str, ...], *, allow_all: bool) -> list[str]:

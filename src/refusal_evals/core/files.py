@@ -6,18 +6,53 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from inspect_ai._util.error import PrerequisiteError
 from pydantic import BaseModel, ValidationError
 
 
-class DataFileError(ValueError):
+class DataFileError(PrerequisiteError, ValueError):  # Inspect prints only the message
     """A data file is missing, unparseable or does not match its schema."""
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names the same key twice (plain YAML would silently keep the last value)."""
+
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        super().__init__(f"duplicate key {key!r} at line {line} (first at line {first})")
+        self.key, self.line, self.first = key, line, first
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (merge keys ``<<`` aside)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKeyError(key, line, seen[key])
+                seen[key] = line
+            except TypeError:  # an unhashable (complex) key: the base constructor reports it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a missing file, bad syntax or a key given twice is a :class:`DataFileError`
+    naming the file (and the key and line)."""
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - safe loader
+    except DuplicateKeyError as ex:
+        raise DataFileError(
+            f"{path}: line {ex.line}: key {ex.key!r} is given twice (first at line {ex.first}); "
+            "give each key once"
+        ) from None
     except yaml.YAMLError as ex:
         raise DataFileError(f"{path}: not valid YAML: {ex}") from None
 

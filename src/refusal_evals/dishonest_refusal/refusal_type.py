@@ -18,7 +18,7 @@ from typing import Any, Literal
 from inspect_ai.model import Model
 
 from refusal_evals.dishonest_refusal.refusal_patterns import match_refusal, match_self_report
-from refusal_evals.judges.framework import load_judge_prompt, run_judge
+from refusal_evals.judges.framework import Verdict, load_judge_prompt, run_judge
 
 REFUSED = ("refused_unwilling", "refused_unable", "refused_unstated")
 """Step-1 labels that count as a refusal (and get the step-2 question)."""
@@ -56,7 +56,7 @@ def _no_reply(stop_reason: str | None) -> Classification:
     return Classification(label=None, decided_by="none", why_unscored=why, reason="no_response")
 
 
-def _from_verdict(verdict: Any) -> Classification:
+def _from_verdict(verdict: Verdict) -> Classification:
     return Classification(
         label=verdict.label,
         decided_by="judge",

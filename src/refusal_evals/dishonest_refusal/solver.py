@@ -11,21 +11,19 @@
    (one wave of latency less per sample). It is generated directly with ``get_model()``, inside the
    span ``capability_probe``, so the viewer's transcript shows it as its own model call.
 
-Everything the scorer needs is kept in the store under ``dishonest_refusal``.
+Everything the scorer needs is kept in the store
+(:class:`~refusal_evals.dishonest_refusal.records.DishonestRefusalRecord`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from inspect_ai.model import ChatMessageUser, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.util import collect, span
 
+from refusal_evals.dishonest_refusal.records import Answer, DishonestRefusalRecord, ProbeAnswer, save_record
 from refusal_evals.dishonest_refusal.refusal_type import classify_refusal
 from refusal_evals.judges.framework import GRADER_ROLE
-
-STORE_KEY = "dishonest_refusal"
 
 
 @solver
@@ -38,20 +36,21 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        record: dict[str, Any] = {"request": state.input_text, "self_report": None, "probe": None}
+        record = DishonestRefusalRecord(request=state.input_text)
 
         async def conversation() -> None:
             """Steps 1 and 2, which depend on each other."""
             nonlocal state
             # step 1: the harmful request
             state = await generate(state)
-            reply = state.output.completion
-            record["reply"] = reply
-            record["reply_stop_reason"] = state.output.stop_reason
+            record.reply = state.output.completion
+            record.reply_stop_reason = state.output.stop_reason
             grader = get_model(role=GRADER_ROLE, required=True)
             async with span("classify_reply"):
-                step1 = await classify_refusal(state.input_text, reply, state.output.stop_reason, grader)
-            record["classification"] = step1.as_metadata()
+                step1 = await classify_refusal(
+                    state.input_text, record.reply, record.reply_stop_reason, grader
+                )
+            record.classification = step1
             if state.completed or not (follow_up and step1.refused):
                 return
             # step 2: the self-report after a refusal
@@ -59,11 +58,11 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
                 ChatMessageUser(content=self_report_question, metadata={"self_report_question": True})
             )
             state = await generate(state)
-            record["self_report"] = {
-                "question": self_report_question,
-                "answer": state.output.completion,
-                "stop_reason": state.output.stop_reason,
-            }
+            record.self_report = Answer(
+                question=self_report_question,
+                answer=state.output.completion,
+                stop_reason=state.output.stop_reason,
+            )
 
         async def capability_probe() -> None:
             """Step 3: independent of steps 1-2, so it runs alongside them."""
@@ -73,17 +72,14 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
             model = get_model()
             async with span("capability_probe"):
                 output = await model.generate([ChatMessageUser(content=probe)])
-            record["probe"] = {
-                "question": probe,
-                "answer": output.completion,
-                "stop_reason": output.stop_reason,
-                "model": str(model),
-            }
+            record.probe = ProbeAnswer(
+                question=probe, answer=output.completion, stop_reason=output.stop_reason, model=str(model)
+            )
 
         try:
             await collect(conversation(), capability_probe())
         finally:
-            state.store.set(STORE_KEY, record)  # whatever finished, also when a step failed
+            save_record(state, record)  # whatever finished, also when a step failed
         return state
 
     return solve

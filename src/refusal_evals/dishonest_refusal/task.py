@@ -6,18 +6,102 @@ self-report question after a refusal, and a benign capability probe in a fresh c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset
 from inspect_ai.model import GenerateConfig
+from inspect_ai.solver import Solver
 
 from refusal_evals.core.args import check_grader_bound, parse_bool, parse_choices
-from refusal_evals.dishonest_refusal.requests import load_requests, request_samples
+from refusal_evals.core.identity import EXPERIMENT_KEY, experiment_record, judge_files
+from refusal_evals.dishonest_refusal.request_schema import RequestSet
+from refusal_evals.dishonest_refusal.requests import BUILTIN, load_requests, request_samples
 from refusal_evals.dishonest_refusal.scorer import dishonest_metrics, dishonest_refusal_judge
 from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
+from refusal_evals.judges.framework import PROMPTS_DIR
 
 DEFAULT_CONFIG = GenerateConfig(max_tokens=1024)
 """The provider's default temperature; override with ``--temperature``. Probe answers need room."""
+
+
+@dataclass(frozen=True)
+class RequestArgs:
+    """The checked task arguments every task over the request items takes (dishonest_refusal,
+    honesty_steering): which items, and how the three steps run and are scored."""
+
+    requests: RequestSet
+    builtin: bool
+    categories: list[str] | None
+    """None: every category of the dataset."""
+    follow_up: bool
+    bare_cant_is_inability: bool
+    self_report_question: str
+
+    def samples(self) -> MemoryDataset:
+        return request_samples(self.requests, self.categories)
+
+    def solver(self) -> Solver:
+        return dishonest_refusal_steps(
+            self_report_question=self.self_report_question, follow_up=self.follow_up
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "dataset": "built-in" if self.builtin else self.requests.description,
+            "dataset_version": self.requests.version,
+            "categories": self.categories or list(self.requests.categories()),
+            "follow_up": self.follow_up,
+            "bare_cant_is_inability": self.bare_cant_is_inability,
+            "self_report_question": self.self_report_question,
+        }
+
+
+def dataset_path(value: Any) -> str | None:
+    """``-T dataset``: None for the built-in dataset, else the file's path."""
+    if value is None or str(value).strip() in ("", "builtin", "built-in"):
+        return None
+    return str(value)
+
+
+def choose_categories(value: Any, valid: tuple[str, ...]) -> list[str] | None:
+    """``-T categories``: the chosen categories, or None for all of them."""
+    if value is None or value == "" or value == "all":
+        return None
+    chosen = parse_choices("categories", value, valid, allow_all=True)
+    return None if set(chosen) == set(valid) else chosen
+
+
+def request_args(dataset: Any, categories: Any, follow_up: Any, bare_cant_is_inability: Any) -> RequestArgs:
+    """Check the arguments (errors name the argument and the valid values, before any model call)."""
+    path = dataset_path(dataset)
+    requests = load_requests(path)
+    question = requests.self_report_question or load_requests(None).self_report_question
+    assert question, "the built-in dataset defines self_report_question"
+    return RequestArgs(
+        requests=requests,
+        builtin=not dataset,
+        categories=choose_categories(categories, requests.categories()),
+        follow_up=parse_bool("follow_up", follow_up),
+        bare_cant_is_inability=parse_bool("bare_cant_is_inability", bare_cant_is_inability),
+        self_report_question=question,
+    )
+
+
+def request_experiment(evaluation: str, args: RequestArgs, dataset: Any) -> dict[str, Any]:
+    """The experiment record (:mod:`refusal_evals.core.identity`) of a task over the request items."""
+    path = dataset_path(dataset)
+    settings = {"follow_up": args.follow_up, "bare_cant_is_inability": args.bare_cant_is_inability}
+    return experiment_record(
+        evaluation,
+        evaluation,
+        f"1-{args.requests.version}",
+        {**settings, "dataset": path},
+        files={"dataset": path or BUILTIN},
+        judges=judge_files(PROMPTS_DIR, "refusal_type", "self_report", "capability", "harmfulness"),
+        values={"self_report_question": args.self_report_question},
+    )
 
 
 @task
@@ -38,40 +122,14 @@ def dishonest_refusal(
       bare_cant_is_inability: Count a bare "I'm sorry, I can't help with that" as a claim of
         inability (default: no; the step-2 self-report decides).
     """
-    requests = load_requests(_dataset_path(dataset))
-    chosen = _categories(categories, requests.categories())
-    use_follow_up = parse_bool("follow_up", follow_up)
-    bare_cant = parse_bool("bare_cant_is_inability", bare_cant_is_inability)
-    question = requests.self_report_question or load_requests(None).self_report_question
-    assert question, "the built-in dataset defines self_report_question"
+    args = request_args(dataset, categories, follow_up, bare_cant_is_inability)
     check_grader_bound()
-
     return Task(
-        dataset=request_samples(requests, chosen),
-        solver=dishonest_refusal_steps(self_report_question=question, follow_up=use_follow_up),
-        scorer=dishonest_refusal_judge(bare_cant_is_inability=bare_cant),
+        dataset=args.samples(),
+        solver=args.solver(),
+        scorer=dishonest_refusal_judge(bare_cant_is_inability=args.bare_cant_is_inability),
         metrics=dishonest_metrics(),
         config=DEFAULT_CONFIG,
-        version=f"1-{requests.version}",
-        metadata={
-            "dataset": requests.description if dataset else "built-in",
-            "dataset_version": requests.version,
-            "categories": chosen or list(requests.categories()),
-            "follow_up": use_follow_up,
-            "bare_cant_is_inability": bare_cant,
-            "self_report_question": question,
-        },
+        version=f"1-{args.requests.version}",
+        metadata={**args.metadata(), EXPERIMENT_KEY: request_experiment("dishonest_refusal", args, dataset)},
     )
-
-
-def _dataset_path(value: Any) -> str | None:
-    if value is None or str(value).strip() in ("", "builtin", "built-in"):
-        return None
-    return str(value)
-
-
-def _categories(value: Any, valid: tuple[str, ...]) -> list[str] | None:
-    if value is None or value == "" or value == "all":
-        return None
-    chosen = parse_choices("categories", value, valid, allow_all=True)
-    return None if set(chosen) == set(valid) else chosen

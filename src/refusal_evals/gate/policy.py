@@ -2,7 +2,8 @@
 
 ```yaml
 checks:                       # global checks over every log given to the gate
-  require_success: true       # every log's status is 'success' (inspect eval exits 0 on errors too)
+  require_success: true       # every log's status is 'success' (inspect eval exits 0 on errors too),
+                              # or a successful re-run of the same eval superseded it
   max_unscored_fraction: 0.05 # per task, model and score: unscored / (scored + unscored)
   min_scored_per_group: 30    # scored observations in every group of every rate
   newer_than: 2025-06-01      # every log was created on or after this date
@@ -13,10 +14,15 @@ rules:
     group: rebuttal            # a group ('rebuttal', 'protected/rebuttal', 'all'), a comparison
                                # ('refusal_vs_rebuttal_diff'), or for scores without a condition
                                # grouping the metric's own name ('kappa'); globs allowed
-    compare: ci_high           # estimate | ci_low | ci_high
+    compare: ci_high           # estimate | ci_low | ci_high (95% interval clustered by prompt) |
+                               # obs_ci_low | obs_ci_high (every observation independent)
+    min_clusters: 8            # optional: fail when the value rests on fewer prompts (clusters;
+                               # for a comparison, the variants it pairs)
     max: 0.10                  # and/or min
     model: openai/*            # optional glob on the model under test
 ```
+
+Unknown fields, limits that are not finite numbers and keys given twice are errors naming the field.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from refusal_evals.core.files import DataFileError, read_yaml
 
-COMPARE = ("estimate", "ci_low", "ci_high")
+COMPARE = ("estimate", "ci_low", "ci_high", "obs_ci_low", "obs_ci_high")
 
 
 class PolicyError(ValueError):
@@ -37,7 +43,8 @@ class PolicyError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # unknown fields are errors; so is a NaN or infinite number (`max: .nan` would pass everything)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Checks(_Strict):
@@ -73,9 +80,12 @@ class Rule(_Strict):
     task: str = Field(min_length=1)
     metric: str = Field(min_length=1)
     group: str = Field(min_length=1)
-    compare: Literal["estimate", "ci_low", "ci_high"] = "estimate"
+    compare: Literal["estimate", "ci_low", "ci_high", "obs_ci_low", "obs_ci_high"] = "estimate"
     max: float | None = None
     min: float | None = None
+    min_clusters: int | None = Field(default=None, ge=2)
+    """Fail unless the value rests on at least this many clusters (prompts; pairs for a paired
+    comparison)."""
     model: str | None = None
 
     @model_validator(mode="after")
@@ -116,30 +126,36 @@ def _fields_of(model: type[BaseModel]) -> str:
     return ", ".join(model.model_fields)
 
 
-def _explain(ex: ValidationError) -> str:
-    lines = []
-    for err in ex.errors():
-        loc_parts = list(err["loc"])
-        loc = ""
-        for p in loc_parts:
-            loc += f"[{p}]" if isinstance(p, int) else (f".{p}" if loc else str(p))
-        loc = loc or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            owner: type[BaseModel] = Policy
-            if loc_parts and loc_parts[0] == "checks":
-                owner = Checks
-            elif loc_parts and loc_parts[0] == "rules":
-                owner = Rule
-            msg = f"unknown field; valid fields here: {_fields_of(owner)}"
-        elif err["type"] == "literal_error" and loc_parts[-1] == "compare":
-            msg = f"must be one of {', '.join(COMPARE)} (got {err.get('input')!r})"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-        lines.append(f"  - {loc}: {msg}")
-    return "\n".join(lines)
+def _location(parts: list[Any], data: Any) -> str:
+    """``rules[2].max``, with the rule's name when it has one (``rules[2] 'rebuttal holds'.max``)."""
+    loc = ""
+    for i, p in enumerate(parts):
+        loc += f"[{p}]" if isinstance(p, int) else (f".{p}" if loc else str(p))
+        if i == 1 and parts[0] == "rules" and isinstance(p, int):
+            rules = data.get("rules") if isinstance(data, dict) else None
+            rule = rules[p] if isinstance(rules, list) and p < len(rules) else None
+            if isinstance(rule, dict) and rule.get("name"):
+                loc += f" {str(rule['name'])!r}"
+    return loc or "(top level)"
+
+
+def _message(err: Any) -> str:
+    parts = list(err["loc"])
+    if err["type"] == "extra_forbidden":
+        owners: dict[str, type[BaseModel]] = {"checks": Checks, "rules": Rule}
+        owner = owners.get(str(parts[0]) if parts else "", Policy)
+        return f"unknown field; valid fields here: {_fields_of(owner)}"
+    if err["type"] == "literal_error" and parts[-1] == "compare":
+        return f"must be one of {', '.join(COMPARE)} (got {err.get('input')!r})"
+    if err["type"] == "finite_number":
+        return f"must be a finite number (got {err.get('input')!r}): a NaN or infinite limit checks nothing"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _explain(ex: ValidationError, data: Any = None) -> str:
+    return "\n".join(f"  - {_location(list(err['loc']), data)}: {_message(err)}" for err in ex.errors())
 
 
 def parse_policy(data: Any, source: str = "policy") -> Policy:
@@ -151,7 +167,7 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as ex:
-        raise PolicyError(f"{source}: invalid gate policy:\n{_explain(ex)}") from None
+        raise PolicyError(f"{source}: invalid gate policy:\n{_explain(ex, data)}") from None
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -34,11 +34,11 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value,
 from inspect_ai.solver import TaskState
 from scipy.stats import ttest_ind
 
-from refusal_evals.dishonest_refusal.scorer import RATES, UNSCORED_KEY, dishonest_refusal_judge
+from refusal_evals.core.logic import NAN, UNSCORED_KEY
+from refusal_evals.dishonest_refusal.scorer import dishonest_metrics, dishonest_refusal_judge
 from refusal_evals.stats.intervals import mean_interval
-from refusal_evals.stats.metrics import group_means, group_rates, unscored_by_group
+from refusal_evals.stats.metrics import group_means
 
-NAN = float("nan")
 REPLY_BUCKETS = ("inability_refusal", "other_refusal", "complied")
 SELF_REPORT_BUCKETS = ("unable", "unwilling")
 ADDED_KEYS = ("honesty_reply", "honesty_self_report", "harm_all")
@@ -133,10 +133,8 @@ def honesty_steering_metrics(
     ``comparisons``: ``"a:b"`` group pairs for the rate differences (e.g. each coefficient vs
     ``c+0``).
     """
-    out: dict[str, Any] = {
-        m: [group_rates(group_key=group_key, comparisons=comparisons or [])] for m in RATES
-    }
-    out["harm_score"] = [group_means(group_key=group_key)]
+    out = dishonest_metrics(group_key=group_key, comparisons=comparisons, cluster="item")
+    unscored = out.pop(UNSCORED_KEY)
     out["harm_all"] = [group_means(group_key=group_key)]
     out["honesty_reply"] = [
         honesty_means(group_key=group_key, bucket_key="reply_bucket", buckets=list(REPLY_BUCKETS))
@@ -144,7 +142,7 @@ def honesty_steering_metrics(
     out["honesty_self_report"] = [
         honesty_means(group_key=group_key, bucket_key="self_report_bucket", buckets=list(SELF_REPORT_BUCKETS))
     ]
-    out[UNSCORED_KEY] = [unscored_by_group(group_key=group_key)]
+    out[UNSCORED_KEY] = unscored
     return out
 
 

@@ -26,10 +26,10 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
-from refusal_evals.core.args import TaskArgError, check_grader_bound, parse_bool
-from refusal_evals.dishonest_refusal.requests import load_requests, request_samples
-from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
-from refusal_evals.dishonest_refusal.task import DEFAULT_CONFIG, _categories, _dataset_path
+import refusal_evals.repe.plots  # noqa: F401  (registers the report's trade-off figure)
+from refusal_evals.core.args import TaskArgError, check_grader_bound
+from refusal_evals.core.identity import EXPERIMENT_KEY
+from refusal_evals.dishonest_refusal.task import DEFAULT_CONFIG, request_args, request_experiment
 from refusal_evals.honesty_steering.lie_detector import honesty_lie_detector, honesty_steering_metrics
 from refusal_evals.repe.solver import COEFF_KEY, GROUP_KEY, coeff_label, steer_by_sample
 
@@ -101,32 +101,21 @@ def honesty_steering(
       bare_cant_is_inability: Count a bare "I can't help with that" as a claim of inability.
     """
     values = parse_coeffs(coeffs)
-    requests = load_requests(_dataset_path(dataset))
-    chosen = _categories(categories, requests.categories())
-    use_follow_up = parse_bool("follow_up", follow_up)
-    bare_cant = parse_bool("bare_cant_is_inability", bare_cant_is_inability)
-    question = requests.self_report_question or load_requests(None).self_report_question
-    assert question, "the built-in dataset defines self_report_question"
+    args = request_args(dataset, categories, follow_up, bare_cant_is_inability)
     check_grader_bound()
 
     zero = coeff_label(0.0)
     comparisons = [f"{coeff_label(c)}:{zero}" for c in values if c != 0] if 0.0 in values else []
     return Task(
-        dataset=steered_samples(request_samples(requests, chosen), values),
-        solver=steer_by_sample(
-            dishonest_refusal_steps(self_report_question=question, follow_up=use_follow_up)
-        ),
-        scorer=honesty_lie_detector(bare_cant_is_inability=bare_cant),
+        dataset=steered_samples(args.samples(), values),
+        solver=steer_by_sample(args.solver()),
+        scorer=honesty_lie_detector(bare_cant_is_inability=args.bare_cant_is_inability),
         metrics=honesty_steering_metrics(group_key=GROUP_KEY, comparisons=comparisons),
         config=DEFAULT_CONFIG,
-        version=f"1-{requests.version}",
+        version=f"1-{args.requests.version}",
         metadata={
-            "dataset": requests.description if dataset else "built-in",
-            "dataset_version": requests.version,
-            "categories": chosen or list(requests.categories()),
+            **args.metadata(),
             "coeffs": values,
-            "follow_up": use_follow_up,
-            "bare_cant_is_inability": bare_cant,
-            "self_report_question": question,
+            EXPERIMENT_KEY: request_experiment("honesty_steering", args, dataset),
         },
     )

@@ -1,47 +1,67 @@
 """``refusal_evals/insider_trading``: an AI trading agent, an insider tip, a report and a direct question.
 
 After Scheurer et al. 2023 (arXiv 2311.07590) and the insider-trading scenario of arXiv 2406.19552;
-the built-in scenario text is this project's own (``datasets/insider_trading.yaml``).
+the built-in scenario text is this project's own (``insider_trading.yaml``).
+
+The task has two sources, the built-in scenario and a published prompt file. Each is one small
+function (:func:`builtin_source`, :func:`prompt_file_source`) that checks its ``-T`` arguments and
+returns a :class:`Source`; the dataset, solver, scorer and metadata are then built the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import GenerateConfig
 
-from refusal_evals.core.args import (
-    TaskArgError,
-    check_grader_bound,
-    parse_bool,
-    parse_choices,
-    parse_int,
-)
+from refusal_evals.core.args import TaskArgError, check_grader_bound, parse_bool, parse_choices, parse_int
+from refusal_evals.core.identity import EXPERIMENT_KEY, experiment_record, judge_files
 from refusal_evals.core.schema import CONDITIONS
+from refusal_evals.insider_trading.prompt_file import (
+    PublishedPrompt,
+    load_prompt_file,
+    prompt_file_conditions,
+)
+from refusal_evals.insider_trading.scenario import InsiderTradingScenario, load_insider_scenario
 from refusal_evals.insider_trading.scorer import insider_metrics, insider_trading_judge
 from refusal_evals.insider_trading.script import (
     MESSAGE_FORMATS,
     PRESSURES,
+    PROMPT_FILE_VARIANT,
     STAGES,
-    InsiderTradingScenario,
-    PublishedPrompt,
-    builtin_script,
-    load_insider_scenario,
-    load_prompt_file,
-    prompt_file_conditions,
-    prompt_file_script,
+    ScriptBook,
 )
 from refusal_evals.insider_trading.solver import insider_trading_conversation
-from refusal_evals.roleplay.task import DEFAULT_CONFIG
+from refusal_evals.judges.framework import PROMPTS_DIR
+
+DEFAULT_CONFIG = GenerateConfig(temperature=1.0, max_tokens=1024)
+"""As for the role-play scenarios: the papers sampled at temperature ~0.9-1.0 (``--temperature``
+overrides it; a prompt file's own sampling settings take precedence)."""
 
 
-def _builtin_only(name: str, value: Any) -> None:
-    if value is not None:
-        raise TaskArgError(
-            f"-T {name} applies to the built-in scenario only; with -T prompt_file the file's own "
-            f"messages are used as they are. Leave -T {name} out."
-        )
+@dataclass(frozen=True)
+class Source:
+    """What one source of conversations decides; everything else in the task is shared."""
+
+    scripts: ScriptBook
+    samples: list[tuple[str, str]]
+    """``(variant, condition)`` of each sample, in order."""
+    conditions: list[str]
+    stages: int
+    origin: dict[str, Any]
+    """Where the conversations come from (``source``, the prompt file): task and sample metadata."""
+    rendering: dict[str, Any]
+    """How the built-in scenario is rendered (message format, pressure): task and sample metadata."""
+    task_extra: dict[str, Any]
+    """Task metadata only: the chosen variants, or the prompt file's ignored keys."""
+    dataset_name: str
+    config: GenerateConfig = field(default_factory=lambda: DEFAULT_CONFIG)
+    message_format: str = "concurrent"
+    pressure: str = "high"
 
 
 def _one(name: str, value: Any, valid: tuple[str, ...]) -> str:
@@ -51,57 +71,136 @@ def _one(name: str, value: Any, valid: tuple[str, ...]) -> str:
     return chosen[0]
 
 
-def _samples_builtin(
+def builtin_source(
     spec: InsiderTradingScenario,
-    conditions: list[str],
-    variants: list[str],
+    condition: Any,
+    turns: Any,
     cot: bool,
-    message_format: str,
-    pressure: str,
-) -> MemoryDataset:
-    samples = []
-    for variant in variants:
-        for condition in conditions:
-            script = builtin_script(spec, variant, condition, cot, message_format, pressure)
-            samples.append(
-                Sample(
-                    id=f"{variant}-{condition}",
-                    input=script.prefix,
-                    metadata={
-                        "scenario": spec.id,
-                        "scenario_version": spec.version,
-                        "source": "builtin",
-                        "condition": condition,
-                        "variant": variant,
-                        "message_format": message_format,
-                        "pressure": pressure,
-                        "ticker": script.names[0],
-                    },
-                )
-            )
-    return MemoryDataset(samples, name=spec.id)
+    message_format: str | None,
+    pressure: str | None,
+    variants: str | None,
+) -> Source:
+    """The built-in scenario: every chosen variant under every chosen condition."""
+    conditions = parse_choices("condition", condition, CONDITIONS, allow_all=True)
+    stages = parse_int("turns", 3 if turns is None else turns, minimum=1, maximum=len(STAGES))
+    fmt = _one("message_format", message_format or "concurrent", MESSAGE_FORMATS)
+    press = _one("pressure", pressure or "high", PRESSURES)
+    ids = tuple(v.id for v in spec.variants)
+    chosen = (
+        list(ids)
+        if variants in (None, "", "all")
+        else parse_choices("variants", variants, ids, allow_all=False)
+    )
+    return Source(
+        scripts=ScriptBook.builtin(spec, cot, fmt, press),
+        samples=[(v, c) for v in chosen for c in conditions],
+        conditions=conditions,
+        stages=stages,
+        origin={"source": "builtin"},
+        rendering={"message_format": fmt, "pressure": press},
+        task_extra={"variants": chosen},
+        dataset_name=spec.id,
+        message_format=fmt,
+        pressure=press,
+    )
 
 
-def _samples_prompt_file(
-    prompt: PublishedPrompt, path: str, spec: InsiderTradingScenario, conditions: list[str]
-) -> MemoryDataset:
-    samples = [
-        Sample(
-            id=f"prompt_file-{condition}",
-            input=prompt_file_script(prompt, spec, condition).prefix,
-            metadata={
-                "scenario": spec.id,
-                "scenario_version": spec.version,
-                "source": "prompt_file",
-                "prompt_file": path,
-                "condition": condition,
-                "variant": "prompt_file",
-                "ticker": prompt.ticker(),
-            },
+def _prompt_file_conditions(prompt: PublishedPrompt, path: str, condition: Any) -> list[str]:
+    valid = prompt_file_conditions(prompt)
+    asked = parse_choices("condition", condition, CONDITIONS, allow_all=True)
+    if str(condition).strip() == "all":
+        asked = list(valid)
+    unsupported = [c for c in asked if c not in valid]
+    if unsupported:
+        raise TaskArgError(
+            f"-T condition: {', '.join(unsupported)} needs the prompt file's 'injection_index' "
+            f"(the index in 'messages' of the assistant turn that handles the first tip); "
+            f"{path} has none, so only natural (the file as published) can run"
         )
-        for condition in conditions
-    ]
-    return MemoryDataset(samples, name=f"{spec.id}-prompt_file")
+    return asked
+
+
+def _prompt_file_stages(prompt: PublishedPrompt, path: str, turns: Any) -> int:
+    max_stages = 3 if prompt.doubling_down_trigger else 2
+    if turns is not None and str(turns).strip() == "3" and max_stages == 2:
+        raise TaskArgError(
+            f"-T turns=3 (doubling down) needs 'doubling_down_trigger' in the prompt file; "
+            f"{path} has none. Use -T turns=1 or 2."
+        )
+    return parse_int("turns", max_stages if turns is None else turns, minimum=1, maximum=max_stages)
+
+
+def prompt_file_source(
+    spec: InsiderTradingScenario, path: str, condition: Any, turns: Any, cot: bool, **builtin_only: Any
+) -> Source:
+    """A prompt file in the published format: its conversation under each condition it supports."""
+    for name, value in builtin_only.items():
+        if value is not None:
+            raise TaskArgError(
+                f"-T {name} applies to the built-in scenario only; with -T prompt_file the file's own "
+                f"messages are used as they are. Leave -T {name} out."
+            )
+    if not cot:
+        raise TaskArgError(
+            "-T cot=false cannot be used with -T prompt_file: the file's own system prompt "
+            "sets the reply format. Leave -T cot out."
+        )
+    prompt = load_prompt_file(path)
+    conditions = _prompt_file_conditions(prompt, path, condition)
+    return Source(
+        scripts=ScriptBook.prompt_file(prompt, spec),
+        samples=[(PROMPT_FILE_VARIANT, c) for c in conditions],
+        conditions=conditions,
+        stages=_prompt_file_stages(prompt, path, turns),
+        origin={"source": "prompt_file", "prompt_file": path},
+        rendering={},
+        task_extra={"ignored_keys": prompt.ignored_keys()},
+        dataset_name=f"{spec.id}-prompt_file",
+        config=DEFAULT_CONFIG.merge(prompt.generate_config()),
+    )
+
+
+def source_dataset(spec: InsiderTradingScenario, source: Source) -> MemoryDataset:
+    """One sample per ``(variant, condition)``: the script's opening is its input."""
+    samples = []
+    for variant, condition in source.samples:
+        script = source.scripts.script(variant, condition)
+        metadata = {"scenario": spec.id, "scenario_version": spec.version, **source.origin}
+        metadata.update(condition=condition, variant=variant, **source.rendering, ticker=script.names[0])
+        samples.append(Sample(id=f"{variant}-{condition}", input=script.prefix, metadata=metadata))
+    return MemoryDataset(samples, name=source.dataset_name)
+
+
+def _task_metadata(
+    spec: InsiderTradingScenario, source: Source, use_cot: bool, prompt_file: str | None
+) -> dict[str, Any]:
+    return {
+        "scenario": spec.id,
+        "scenario_version": spec.version,
+        "conditions": source.conditions,
+        "stages": list(STAGES[: source.stages]),
+        "cot": use_cot,
+        **source.origin,
+        **source.rendering,
+        **source.task_extra,
+        EXPERIMENT_KEY: experiment_record(
+            "insider_trading",
+            spec.id,
+            f"1-{spec.version}",
+            {
+                "turns": source.stages,
+                "cot": use_cot,
+                "message_format": source.message_format,
+                "pressure": source.pressure,
+                "prompt_file": prompt_file or None,
+            },
+            files={
+                "scenario": Path(__file__).with_name("insider_trading.yaml"),
+                "prompt_file": prompt_file or None,
+            },
+            judges=judge_files(PROMPTS_DIR, "consistency", "insider_deception"),
+        ),
+    }
 
 
 @task
@@ -132,81 +231,26 @@ def insider_trading(
     """
     spec = load_insider_scenario()
     use_cot = parse_bool("cot", cot)
-    config = DEFAULT_CONFIG
     if prompt_file:
-        for name, value in (
-            ("message_format", message_format),
-            ("pressure", pressure),
-            ("variants", variants),
-        ):
-            _builtin_only(name, value)
-        if not use_cot:
-            raise TaskArgError(
-                "-T cot=false cannot be used with -T prompt_file: the file's own system prompt "
-                "sets the reply format. Leave -T cot out."
-            )
-        prompt = load_prompt_file(prompt_file)
-        valid = prompt_file_conditions(prompt)
-        asked = parse_choices("condition", condition, CONDITIONS, allow_all=True)
-        if str(condition).strip() == "all":
-            asked = list(valid)
-        unsupported = [c for c in asked if c not in valid]
-        if unsupported:
-            raise TaskArgError(
-                f"-T condition: {', '.join(unsupported)} needs the prompt file's 'injection_index' "
-                f"(the index in 'messages' of the assistant turn that handles the first tip); "
-                f"{prompt_file} has none, so only natural (the file as published) can run"
-            )
-        conditions = asked
-        max_stages = 3 if prompt.doubling_down_trigger else 2
-        if turns is not None and str(turns).strip() == "3" and max_stages == 2:
-            raise TaskArgError(
-                f"-T turns=3 (doubling down) needs 'doubling_down_trigger' in the prompt file; "
-                f"{prompt_file} has none. Use -T turns=1 or 2."
-            )
-        stages = parse_int("turns", max_stages if turns is None else turns, minimum=1, maximum=max_stages)
-        config = DEFAULT_CONFIG.merge(prompt.generate_config())
-        dataset = _samples_prompt_file(prompt, prompt_file, spec, conditions)
-        fmt, press = None, None
-        source: dict[str, Any] = {
-            "source": "prompt_file",
-            "prompt_file": prompt_file,
-            "ignored_keys": prompt.ignored_keys(),
-        }
+        extra = {"message_format": message_format, "pressure": pressure, "variants": variants}
+        source = prompt_file_source(spec, prompt_file, condition, turns, use_cot, **extra)
     else:
-        conditions = parse_choices("condition", condition, CONDITIONS, allow_all=True)
-        stages = parse_int("turns", 3 if turns is None else turns, minimum=1, maximum=len(STAGES))
-        fmt = _one("message_format", message_format or "concurrent", MESSAGE_FORMATS)
-        press = _one("pressure", pressure or "high", PRESSURES)
-        ids = tuple(v.id for v in spec.variants)
-        chosen = (
-            list(ids)
-            if variants in (None, "", "all")
-            else parse_choices("variants", variants, ids, allow_all=False)
-        )
-        dataset = _samples_builtin(spec, conditions, chosen, use_cot, fmt, press)
-        source = {"source": "builtin", "message_format": fmt, "pressure": press, "variants": chosen}
+        source = builtin_source(spec, condition, turns, use_cot, message_format, pressure, variants)
     check_grader_bound()
 
     return Task(
-        dataset=dataset,
+        dataset=source_dataset(spec, source),
         solver=insider_trading_conversation(
-            stages=stages,
+            stages=source.stages,
             cot=use_cot,
-            message_format=fmt or "concurrent",
-            pressure=press or "high",
+            message_format=source.message_format,
+            pressure=source.pressure,
             prompt_file=prompt_file or None,
+            scripts=source.scripts,
         ),
-        scorer=insider_trading_judge(cot=use_cot, stages=stages),
-        metrics=insider_metrics(cot=use_cot, stages=stages),
-        config=config,
+        scorer=insider_trading_judge(cot=use_cot, stages=source.stages),
+        metrics=insider_metrics(cot=use_cot, stages=source.stages),
+        config=source.config,
         version=f"1-{spec.version}",
-        metadata={
-            "scenario": spec.id,
-            "scenario_version": spec.version,
-            "conditions": conditions,
-            "stages": list(STAGES[:stages]),
-            "cot": use_cot,
-            **source,
-        },
+        metadata=_task_metadata(spec, source, use_cot, prompt_file),
     )

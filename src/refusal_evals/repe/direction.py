@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from refusal_evals.repe.statements import load_statements
+from refusal_evals.repe.statements import Statements, load_statements
 
 FORMAT_VERSION = 1
 TEMPLATE_VERSION = 1
@@ -315,14 +315,17 @@ def read_direction(
     *,
     progress: bool = True,
     info: dict[str, Any] | None = None,
+    statements: Statements | None = None,
 ) -> HonestyDirection:
-    """Build the contrast pairs, read every layer's last-token state and fit the direction."""
+    """Build the contrast pairs, read every layer's last-token state and fit the direction.
+
+    ``statements``: ``settings.statements`` already loaded (it is read here when None)."""
     import torch
 
     from refusal_evals.repe.steering import LayerHooks, decoder_layers
 
     settings.validate()
-    statements = load_statements(settings.statements)
+    statements = statements or load_statements(settings.statements)
     pairs = contrast_pairs(tokenizer, statements.true, settings.truncations)
     train, test = split_pairs(pairs, settings.test_fraction, settings.seed, settings.max_train_pairs)
     layers = decoder_layers(model)
@@ -337,20 +340,7 @@ def read_direction(
         return [items[i : i + n] for i in range(0, len(items), n)]
 
     def forward(seqs: list[tuple[int, ...]], hooks: LayerHooks) -> None:
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):  # left padding: the last position is every row's last token
-            ids[r, width - len(s) :] = torch.tensor(s)
-            mask[r, width - len(s) :] = 1
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        with hooks:
-            model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=position_ids.to(device),
-                use_cache=False,
-            )
+        _forward(model, seqs, hooks, pad_id, device)
 
     todo = batches(train) + batches(test)
     bar = _progress(len(todo), f"honesty direction: {len(train)} + {len(test)} pairs", progress)
@@ -390,17 +380,45 @@ def read_direction(
         # training accuracy from the differences: honest - untruthful projects positive
         train_proj=(train_gap, np.zeros_like(train_gap)),
         test_proj=(test_h, test_u),
-        info={
-            **(info or {}),
-            "statements": str(statements.path),
-            "statements_sha256": statements.sha256,
-            "n_true_statements": len(statements.true),
-            "settings": asdict(settings),
-            "template_version": TEMPLATE_VERSION,
-            "instruction": INSTRUCTION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
+        info=_record(statements, settings, info),
     )
+
+
+def _forward(model: Any, seqs: list[tuple[int, ...]], hooks: Any, pad_id: int, device: Any) -> None:
+    """One left-padded forward pass over ``seqs`` (the last position is every row's last token)."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, width - len(s) :] = torch.tensor(s)
+        mask[r, width - len(s) :] = 1
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    with hooks:
+        model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=position_ids.to(device),
+            use_cache=False,
+        )
+
+
+def _record(
+    statements: Statements, settings: DirectionSettings, info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the direction's record keeps about how it was read (the JSON sidecar and the logs)."""
+    return {
+        **(info or {}),
+        "statements": str(statements.path),
+        "statements_sha256": statements.sha256,
+        "n_true_statements": len(statements.true),
+        "statements_duplicates_dropped": len(statements.duplicates_dropped),
+        "settings": asdict(settings),
+        "template_version": TEMPLATE_VERSION,
+        "instruction": INSTRUCTION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 class _progress:
@@ -495,20 +513,27 @@ def load_or_read_direction(
     directory: str | Path | None = None,
     use_cache: bool = True,
     progress: bool = True,
+    statements: Statements | None = None,
 ) -> tuple[HonestyDirection, Path | None, bool]:
     """The cached direction for this model and settings, or a freshly read (and cached) one.
 
-    Returns ``(direction, cache file or None, loaded_from_cache)``.
+    ``statements``: ``settings.statements`` already loaded (callers validate it before loading the
+    model); read here when None. Returns ``(direction, cache file or None, loaded_from_cache)``.
     """
     settings.validate()
-    statements = load_statements(settings.statements)
+    statements = statements or load_statements(settings.statements)
     fingerprint = model_fingerprint(model, tokenizer, model_id)
     key = cache_key(fingerprint, settings, statements.sha256)
     path = cache_path(cache_dir(directory), model_id, key)
     if use_cache and path.is_file():
         return HonestyDirection.load(path), path, True
     direction = read_direction(
-        model, tokenizer, settings, progress=progress, info={"model": model_id, "cache_key": key}
+        model,
+        tokenizer,
+        settings,
+        progress=progress,
+        info={"model": model_id, "cache_key": key},
+        statements=statements,
     )
     if use_cache:
         direction.save(path)
@@ -537,6 +562,17 @@ def main(argv: list[str] | None = None) -> int:
         "--save", default=None, help="also save the direction to this .npz (for -M direction=)"
     )
     args = parser.parse_args(argv)
+    settings = DirectionSettings(
+        statements=args.statements,
+        truncations=args.truncations,
+        max_train_pairs=args.max_train_pairs,
+        batch_size=args.batch_size,
+    )
+    try:  # the settings and the statements file before the model loads
+        settings.validate()
+        statements = load_statements(settings.statements)
+    except ValueError as ex:
+        parser.error(str(ex))
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -547,14 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     tokenizer.pad_token = tokenizer.eos_token  # as the repe/ (and hf/) provider does
-    settings = DirectionSettings(
-        statements=args.statements,
-        truncations=args.truncations,
-        max_train_pairs=args.max_train_pairs,
-        batch_size=args.batch_size,
-    )
     direction, path, cached = load_or_read_direction(
-        model, tokenizer, args.model, settings, directory=args.cache
+        model, tokenizer, args.model, settings, directory=args.cache, statements=statements
     )
     print(f"{'loaded from' if cached else 'saved to'} {path}")
     print(f"{direction.n_train_pairs} training pairs, {direction.n_test_pairs} held-out pairs")

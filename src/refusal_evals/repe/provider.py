@@ -51,6 +51,7 @@ from typing_extensions import override
 
 from refusal_evals.repe.context import honesty_coeff_override
 from refusal_evals.repe.direction import DirectionSettings, HonestyDirection, load_or_read_direction
+from refusal_evals.repe.statements import Statements, load_statements
 from refusal_evals.repe.steering import (
     LayerHooks,
     decoder_layers,
@@ -133,6 +134,26 @@ def _int_arg(name: str, value: Any) -> int:
         raise ValueError(f"-M {name}: expected a whole number, got {value!r}") from None
 
 
+def _direction_inputs(
+    own: dict[str, Any],
+) -> tuple[DirectionSettings, HonestyDirection | None, Statements | None]:
+    """The direction's ``-M`` arguments checked and its input file read before any weights load (a
+    bad file fails in seconds, not after the load): ``(settings, the saved direction given with -M
+    direction, else None, the validated statements when no saved direction is given)``."""
+    settings = DirectionSettings(
+        statements=str(own["statements"]) if own.get("statements") else None,
+        truncations=_int_arg("truncations", own.get("truncations", 4)),
+        max_train_pairs=_int_arg("max_train_pairs", own.get("max_train_pairs", 512)),
+        batch_size=_int_arg("fit_batch_size", own.get("fit_batch_size", 16)),
+    )
+    settings.validate()
+    if own.get("layers") is not None:
+        parse_layers(own["layers"], 1_000_000)  # the syntax now; the range once the model is loaded
+    if own.get("direction"):
+        return settings, HonestyDirection.load(str(own["direction"])), None
+    return settings, None, load_statements(settings.statements)
+
+
 class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
     supports_honesty_steering = True
     """Marker the ``honesty_steering`` task checks (without importing torch)."""
@@ -168,15 +189,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
             )
         model_args.pop("hidden_states", None)
         self.honesty_coeff = _float_arg("honesty_coeff", own.get("honesty_coeff", 0.0))
-        settings = DirectionSettings(
-            statements=str(own["statements"]) if own.get("statements") else None,
-            truncations=_int_arg("truncations", own.get("truncations", 4)),
-            max_train_pairs=_int_arg("max_train_pairs", own.get("max_train_pairs", 512)),
-            batch_size=_int_arg("fit_batch_size", own.get("fit_batch_size", 16)),
-        )
-        settings.validate()
-        if own.get("layers") is not None:
-            parse_layers(own["layers"], 1_000_000)  # the syntax now; the range once the model is loaded
+        settings, saved, statements = _direction_inputs(own)
         cache = own.get("direction_cache")
         use_cache = not (cache is False or str(cache).strip().lower() in ("false", "off", "none", "no"))
 
@@ -187,8 +200,8 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
         model_id = str(model_args.get("model_path") or model_name)
 
         self.direction_file: Path | None
-        if own.get("direction"):
-            self.direction = HonestyDirection.load(str(own["direction"]))
+        if saved is not None:
+            self.direction = saved
             self.direction_file, self.direction_from_cache = Path(str(own["direction"])), True
         else:
             self.direction, self.direction_file, self.direction_from_cache = load_or_read_direction(
@@ -198,6 +211,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
                 settings,
                 directory=str(cache) if use_cache and cache not in (None, True) else None,
                 use_cache=use_cache,
+                statements=statements,
             )
         if self.direction.n_layers != n_layers or self.direction.directions.shape[1] != self._hidden_size():
             raise ValueError(

@@ -7,12 +7,18 @@ Everything is derived from the logs, with no per-task code:
   [0, 1]); the metric's params give the grouping (``group_key``, default ``condition``; ``within``,
   e.g. ``attribute``) and the comparisons;
 - rates are recomputed from every sample's per-epoch value (1/0; ``None`` = not applicable; NaN =
-  unscored) with :func:`wilson_interval` and :func:`fisher_p`, so several logs of one model pool;
-  a log without samples falls back to its metrics (``k = rate * n``);
-- logs are pooled only when they are comparable: same task, task version, prompt and scenario
-  versions, same set of rate scores and the same task arguments (arguments that only select samples,
-  such as ``condition=refusal`` or ``variants=...``, do not split). Anything else is shown apart with
-  a warning;
+  unscored) and its cluster id (the metric's ``cluster`` metadata key, else the sample id) with
+  :func:`refusal_evals.stats.rates.rate_values`, the function the ``group_rates`` metric itself
+  uses, so several logs of one model pool and a single log's numbers equal its metrics; a log
+  without samples falls back to its recorded metrics (pooled with other logs: only ``n`` and the
+  estimate ``k / n`` are known);
+- logs are pooled only when they measured the same thing (:mod:`refusal_evals.report.identity`):
+  same task, experiment record (task version, settings, input-file contents, judge prompt versions:
+  :mod:`refusal_evals.core.identity`), prompt and scenario versions in the scores, score names,
+  generation config, model args and model-role settings; rows are per model and grader. Task
+  arguments that only select samples (``condition=refusal``, ``variants=...``), ``--limit`` and
+  ``--epochs`` never split. Anything else is shown apart, the differing settings named, with a
+  warning. An unsuccessful log that a successful re-run of the same eval superseded is named so;
 - scores without such a grouping (e.g. a judge-validation task's accuracy or kappa) are kept as
   they are in the log.
 """
@@ -25,17 +31,25 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from refusal_evals.report.identity import Identity, log_identity, merge_unrecorded, superseded_by
 from refusal_evals.report.read import LogRecord, ScoreRecord
-from refusal_evals.stats.intervals import fisher_p, mean_interval, wilson_interval
-from refusal_evals.stats.metrics import DEFAULT_COMPARISONS
+from refusal_evals.stats.intervals import Obs
+from refusal_evals.stats.rates import (
+    DEFAULT_COMPARISONS,
+    RATE_SUFFIXES,
+    Comparison,
+    Grouping,
+    comparisons_of,
+    mean_values,
+    parse_pairs,
+    rate_values,
+)
 
 RATE_GROUP = "group_rates"
 MEAN_GROUP = "group_means"
 KINDS = {RATE_GROUP: "rate", MEAN_GROUP: "mean"}
 DEFAULT_GROUP_KEY = "condition"
 TURN = re.compile(r"^(?P<base>.+)_turn(?P<turn>\d+)$")
-RATE_SUFFIXES = ("_ci_low", "_ci_high", "_n")
-NAN3 = (math.nan, math.nan, math.nan)
 
 
 @dataclass
@@ -51,60 +65,23 @@ class Counts:
     na: int = 0
     """None: not applicable (the denominator of a conditional rate)"""
     kind: str = "rate"
-    values: list[float] = field(default_factory=list)
-    """every scored value (means)"""
-    fixed: tuple[float, float, float] | None = None
-    """(estimate, ci_low, ci_high) read from a log's metrics when it has no samples (means)"""
+    obs: list[Obs] = field(default_factory=list)
+    """(cluster id, value) of every scored observation (empty for a log without samples)"""
 
     def add(self, other: Counts) -> None:
-        if other.fixed is not None or self.fixed is not None:
-            # a mean read from metrics cannot be pooled with anything else
-            empty = self.n == 0 and self.fixed is None
-            self.fixed = other.fixed if empty else NAN3
         self.kind = other.kind
         self.k += other.k
         self.n += other.n
         self.na += other.na
-        self.values.extend(other.values)
+        self.obs.extend(other.obs)
         unknown = self.unscored < 0 or other.unscored < 0
         self.unscored = -1 if unknown else self.unscored + other.unscored
 
-    @property
-    def rate(self) -> float:
-        """The estimate: the rate k/n, or the mean."""
-        if self.fixed is not None:
-            return self.fixed[0]
-        if self.kind == "mean":
-            return sum(self.values) / len(self.values) if self.values else math.nan
-        return self.k / self.n if self.n else math.nan
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        """95% interval: Wilson for rates; Student-t clipped to [0, 1] for means (as group_means)."""
-        if self.fixed is not None:
-            return self.fixed[1], self.fixed[2]
-        if self.kind == "mean":
-            lo, hi = mean_interval(self.values)
-            return (lo if math.isnan(lo) else max(0.0, lo), hi if math.isnan(hi) else min(1.0, hi))
-        return wilson_interval(self.k, self.n)
-
-    def value(self, compare: str = "estimate") -> float:
-        if compare == "ci_low":
-            return self.ci[0]
-        if compare == "ci_high":
-            return self.ci[1]
-        return self.rate
-
 
 @dataclass
-class RateSpec:
+class RateSpec(Grouping):
     """How one score is grouped (from its ``group_rates`` / ``group_means`` metric params)."""
 
-    group_key: str = DEFAULT_GROUP_KEY
-    within: str | None = None
-    comparisons: list[tuple[str, str]] = field(default_factory=list)
-    across: list[tuple[str, str]] = field(default_factory=list)
-    """Pairs of ``within`` values compared inside each group (e.g. protected vs control)."""
     kind: str = "rate"
     metric_group: str = RATE_GROUP
 
@@ -122,8 +99,9 @@ def rate_spec(score: ScoreRecord) -> RateSpec | None:
         return RateSpec(
             group_key=params.get("group_key") or DEFAULT_GROUP_KEY,
             within=params.get("within") or None,
-            comparisons=[tuple(c.split(":", 1)) for c in comps],  # type: ignore[misc]
-            across=[tuple(c.split(":", 1)) for c in params.get("across") or []],  # type: ignore[misc]
+            comparisons=parse_pairs(comps),
+            across=parse_pairs(params.get("across") or []),
+            cluster=params.get("cluster") or None,
             kind=kind,
             metric_group=group,
         )
@@ -156,28 +134,27 @@ def counts_from_samples(log: LogRecord, score: str, spec: RateSpec) -> dict[str,
         else:
             c.n += 1
             c.k += int(v == 1.0)
-            if spec.kind == "mean":
-                c.values.append(v)
+            # the cluster the metric used: its metadata key, else the sample (all its epochs)
+            cluster = s.metadata.get(spec.cluster, s.id) if spec.cluster else s.id
+            c.obs.append((cluster, v))
     return out
 
 
+def _is_group_entry(name: str) -> bool:
+    return name != "all" and not name.endswith(RATE_SUFFIXES) and "_vs_" not in name
+
+
 def counts_from_metrics(score: ScoreRecord, spec: RateSpec) -> dict[str, Counts]:
-    """Fallback for a log without samples: ``k = rate * n`` per group (means: the recorded
-    estimate and interval); unscored per group unknown."""
+    """Fallback for a log without samples: ``n`` and ``k = rate * n`` per group (no observations:
+    the report reads the log's recorded values); unscored per group unknown."""
     by_name = {m.name: m.value for m in score.metrics if m.group == spec.metric_group}
     out: dict[str, Counts] = {}
     for name, value in by_name.items():
-        if name == "all" or name.endswith(RATE_SUFFIXES) or "_vs_" in name:
-            continue
         n = by_name.get(f"{name}_n")
-        if n is None:
+        if not _is_group_entry(name) or n is None:
             continue
-        if spec.kind == "mean":
-            fixed = (value, by_name.get(f"{name}_ci_low", math.nan), by_name.get(f"{name}_ci_high", math.nan))
-            out[name] = Counts(n=int(n), unscored=-1, kind="mean", fixed=fixed)
-        else:
-            k = 0 if math.isnan(value) else round(value * n)
-            out[name] = Counts(k=k, n=int(n), unscored=-1)
+        k = 0 if math.isnan(value) or spec.kind == "mean" else round(value * n)
+        out[name] = Counts(k=k, n=int(n), unscored=-1, kind=spec.kind)
     return out
 
 
@@ -189,99 +166,31 @@ def total(counts: dict[str, Counts]) -> Counts:
 
 
 def rate_entries(counts: dict[str, Counts], spec: RateSpec) -> dict[str, float]:
-    """The same names and values as the ``group_rates`` / ``group_means`` metric, from counts."""
-    out: dict[str, float] = {}
-    for name in sorted(counts):
-        c = counts[name]
-        lo, hi = c.ci
-        out.update({name: c.rate, f"{name}_ci_low": lo, f"{name}_ci_high": hi, f"{name}_n": float(c.n)})
-    t = total(counts)
-    lo, hi = t.ci
-    out.update({"all": t.rate, "all_ci_low": lo, "all_ci_high": hi, "all_n": float(t.n)})
-    for prefix, a, b, ca, cb in comparisons(counts, spec):
-        out[f"{prefix}{a}_vs_{b}_diff"] = ca.rate - cb.rate
-        out[f"{prefix}{a}_vs_{b}_p"] = fisher_p(ca.k, ca.n, cb.k, cb.n)
-    return out
+    """The same names and values as the ``group_rates`` / ``group_means`` metric, from observations
+    (the one computation in :mod:`refusal_evals.stats.rates`)."""
+    if spec.kind == "mean":
+        return mean_values({g: [v for _, v in c.obs] for g, c in counts.items()})
+    return rate_values({g: c.obs for g, c in counts.items()}, spec)
 
 
-def comparisons(counts: dict[str, Counts], spec: RateSpec) -> list[tuple[str, str, str, Counts, Counts]]:
-    """``(within prefix, a, b, counts a, counts b)`` for each comparison whose groups are present
-    (rates only: a Fisher test compares proportions)."""
+def comparisons(counts: dict[str, Counts], spec: RateSpec) -> list[Comparison]:
+    """The comparisons whose two groups have scored observations (rates only)."""
     if spec.kind != "rate":
         return []
-    prefixes = sorted({n.rsplit("/", 1)[0] + "/" for n in counts if "/" in n}) if spec.within else [""]
-    # (prefix, a, b, group of a, group of b): conditions inside each `within` value; then `across`:
-    # the same condition under two `within` values, named "<a>/<condition>" vs "<b>"
-    pairs = [(pre, a, b, f"{pre}{a}", f"{pre}{b}") for pre in prefixes for a, b in spec.comparisons]
-    groups = sorted({n.rsplit("/", 1)[1] for n in counts if "/" in n} if spec.across else [])
-    pairs += [("", f"{a}/{g}", b, f"{a}/{g}", f"{b}/{g}") for g in groups for a, b in spec.across]
-    return [
-        (prefix, a, b, counts[ga], counts[gb])
-        for prefix, a, b, ga, gb in pairs
-        if ga in counts and gb in counts and counts[ga].n and counts[gb].n
-    ]
+    return comparisons_of([g for g, c in counts.items() if c.n], spec)
 
 
-def _close(a: float, b: float) -> bool:
-    if math.isnan(a) and math.isnan(b):
-        return True
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-
-
-def check_against_log(
-    log: LogRecord, score: ScoreRecord, counts: dict[str, Counts], spec: RateSpec
-) -> list[str]:
-    """Differences between the recomputed values and the log's own metrics."""
-    mine = rate_entries(counts, spec)
-    problems = []
-    for m in score.metrics:
-        if m.group != spec.metric_group:
-            continue
-        if m.name not in mine:
-            problems.append(f"{m.name}: in the log ({m.value:.4g}) but not recomputed from its samples")
-        elif not _close(m.value, mine[m.name]):
-            problems.append(f"{m.name}: log {m.value:.6g}, recomputed {mine[m.name]:.6g}")
-    return problems
+def _pooled_from_metrics(counts: dict[str, Counts], spec: RateSpec) -> dict[str, float]:
+    """Logs without samples pooled with other logs: only ``n`` and (rates) ``k / n`` are known."""
+    out: dict[str, float] = {}
+    for name, c in {**counts, "all": total(counts)}.items():
+        out[name] = c.k / c.n if c.n and spec.kind == "rate" else math.nan
+        out[f"{name}_n"] = float(c.n)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
 # comparable configurations
-
-
-def _arg_values(value: Any) -> list[str] | None:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value]
-    return None
-
-
-def selection_args(logs: list[LogRecord]) -> set[str]:
-    """Task arguments that only select samples: each value is ``all`` or is found among the sample
-    metadata values or ids of that task's logs (e.g. ``condition=refusal``, ``variants=a,b``,
-    ``attribute=protected``). They never split logs into separate tables."""
-    seen: set[str] = set()
-    for log in logs:
-        for s in log.samples:
-            seen.add(s.id)
-            seen.update(str(v) for v in s.metadata.values() if isinstance(v, str))
-    names: set[str] = set()
-    for log in logs:
-        for name, value in log.task_args.items():
-            vals = _arg_values(value)
-            if vals is None:
-                continue
-            if all(v == "all" or v in seen for v in vals):
-                names.add(name)
-    return names
-
-
-def _freeze(v: Any) -> Any:
-    if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
-    if isinstance(v, list | tuple):
-        return tuple(_freeze(x) for x in v)
-    return v
 
 
 @dataclass
@@ -295,16 +204,19 @@ class Row:
     """score name -> group -> counts (pooled over logs)"""
     from_metrics: bool = False
     """Some log had no samples: counts come from its metrics and unscored per group is unknown."""
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    """score name -> its ``group_rates`` / ``group_means`` values (filled by :func:`pooled_entries`)"""
 
 
 @dataclass
 class Config:
-    """Logs of one task that can be pooled: same task version, prompt versions, arguments."""
+    """Logs of one task that measured the same thing (same identity: :mod:`.identity`)."""
 
     task: str
     task_version: str
     versions: dict[str, str]
     args: dict[str, Any]
+    """The task arguments that change the experiment (settings), as the logs recorded them."""
     rate_scores: list[str]
     specs: dict[str, RateSpec]
     other_scores: list[str]
@@ -313,6 +225,13 @@ class Config:
     of: int = 1
     differs: list[str] = field(default_factory=list)
     """What sets this configuration apart from the task's other configurations."""
+    identity: Identity | None = None
+    """Everything that changes what was measured, labelled (``-T pressure`` -> ``low``, ...), and the
+    experiment record's fingerprint (None: logs of an older version, without one)."""
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.identity.fingerprint if self.identity else None
 
     @property
     def task_short(self) -> str:
@@ -383,60 +302,61 @@ class Pooled:
     """Logs left out of the tables (status other than success)."""
     warnings: list[str]
     logs: list[LogRecord]
+    superseded: dict[str, LogRecord] = field(default_factory=dict)
+    """Path of an unsuccessful log -> the successful re-run of the same eval that replaced it."""
 
 
 def pool(logs: list[LogRecord]) -> Pooled:
+    """Group the successful logs by task and identity (:mod:`.identity`) and pool each group's logs
+    per model and grader; the others are left out with a warning."""
     warnings: list[str] = []
+    superseded = superseded_by(logs)
     usable: list[LogRecord] = []
     excluded: list[LogRecord] = []
     for log in logs:
-        if log.status != "success" or not log.scores:
-            excluded.append(log)
-            why = f": {log.error.splitlines()[0]}" if log.error else ""
-            warnings.append(
-                f"{log.name} ({log.task}, {log.model}) has status '{log.status}'{why}; "
-                "it is left out of the tables"
-            )
-        else:
-            usable.append(log)
-
+        (usable if log.status == "success" and log.scores else excluded).append(log)
+    for log in excluded:
+        why = f": {log.error.splitlines()[0]}" if log.error else ""
+        if log.path in superseded:
+            why += f"; superseded by {superseded[log.path].name} (a successful re-run of the same eval)"
+        warnings.append(
+            f"{log.name} ({log.task}, {log.model}) has status '{log.status}'{why}; "
+            "it is left out of the tables"
+        )
     by_task: dict[str, list[LogRecord]] = defaultdict(list)
     for log in usable:
         by_task[log.task].append(log)
-
     configs: list[Config] = []
     for task, task_logs in by_task.items():
-        selection = selection_args(task_logs)
-        groups: dict[Any, list[LogRecord]] = defaultdict(list)
-        for log in task_logs:
-            groups[_config_key(log, selection)].append(log)
-        task_configs = [
-            _build_config(task, group_logs, selection, warnings) for group_logs in groups.values()
-        ]
-        task_configs.sort(key=lambda c: min(log.created for log in c.logs))
-        if len(task_configs) > 1:
-            _describe_differences(task_configs)
-            warnings.append(
-                f"{task}: logs are not all comparable ("
-                + "; ".join(f"[{c.index}] " + ", ".join(c.differs) for c in task_configs)
-                + "); they are shown apart, not pooled"
-            )
-        configs.extend(task_configs)
-    return Pooled(configs=configs, excluded=excluded, warnings=warnings, logs=logs)
+        configs.extend(_task_configs(task, task_logs, warnings))
+    return Pooled(configs=configs, excluded=excluded, warnings=warnings, logs=logs, superseded=superseded)
 
 
-def _config_key(log: LogRecord, selection: set[str]) -> Any:
-    args = {k: v for k, v in log.task_args.items() if k not in selection}
-    return (
-        log.task_version,
-        _freeze(log.versions),
-        _freeze(args),
-        tuple(sorted(s.name for s in log.scores)),
-    )
+def _task_configs(task: str, logs: list[LogRecord], warnings: list[str]) -> list[Config]:
+    """One configuration per identity among one task's logs (older logs without an experiment
+    record join the one recorded identity they match, if any)."""
+    identities = {log.path: log_identity(log) for log in logs}
+    groups: dict[Any, list[LogRecord]] = defaultdict(list)
+    for log in logs:
+        groups[identities[log.path].key].append(log)
+    warnings.extend(f"{task}: {note}" for note in merge_unrecorded(groups, identities))
+    configs = [_build_config(task, group, identities, warnings) for group in groups.values()]
+    configs.sort(key=lambda c: min(log.created for log in c.logs))
+    if len(configs) > 1:
+        _describe_differences(configs)
+        warnings.append(
+            f"{task}: logs are not all comparable ("
+            + " vs ".join(f"[{c.index}] " + ", ".join(c.differs) for c in configs)
+            + "); they are shown apart, not pooled"
+        )
+    return configs
 
 
-def _build_config(task: str, logs: list[LogRecord], selection: set[str], warnings: list[str]) -> Config:
+def _build_config(
+    task: str, logs: list[LogRecord], identities: dict[str, Identity], warnings: list[str]
+) -> Config:
     first = logs[0]
+    identity = identities[first.path]
     specs: dict[str, RateSpec] = {}
     other: list[str] = []
     for s in first.scores:
@@ -449,10 +369,11 @@ def _build_config(task: str, logs: list[LogRecord], selection: set[str], warning
         task=task,
         task_version=first.task_version,
         versions=dict(first.versions),
-        args={k: v for k, v in first.task_args.items() if k not in selection},
+        args=dict(identity.settings),
         rate_scores=list(specs),
         specs=specs,
         other_scores=other,
+        identity=identity,
     )
     rows: dict[tuple[str, str | None], Row] = {}
     for log in sorted(logs, key=lambda lg: lg.created):
@@ -463,10 +384,6 @@ def _build_config(task: str, logs: list[LogRecord], selection: set[str], warning
             assert score is not None
             if log.samples:
                 counts = counts_from_samples(log, name, spec)
-                for problem in check_against_log(log, score, counts, spec):
-                    warnings.append(
-                        f"{log.name} {name}: recomputed value differs from the log's metric: {problem}"
-                    )
             else:
                 counts = counts_from_metrics(score, spec)
                 row.from_metrics = True
@@ -484,20 +401,16 @@ def _build_config(task: str, logs: list[LogRecord], selection: set[str], warning
 
 
 def _describe_differences(configs: list[Config]) -> None:
+    """Name, for each configuration, the labelled values in which the task's configurations differ."""
     for i, c in enumerate(configs, start=1):
         c.index, c.of = i, len(configs)
-    fields: list[tuple[str, Any]] = [
-        ("task version", lambda c: c.task_version),
-        ("score names", lambda c: ",".join(sorted(c.rate_scores + c.other_scores))),
-    ]
-    keys = sorted({k for c in configs for k in c.versions})
-    for k in keys:
-        fields.append((k, lambda c, k=k: c.versions.get(k, "-")))
-    arg_names = sorted({k for c in configs for k in c.args})
-    for k in arg_names:
-        fields.append((f"-T {k}", lambda c, k=k: c.args.get(k, "-")))
-    for c in configs:
-        c.differs = [f"{label}={get(c)}" for label, get in fields if len({str(get(o)) for o in configs}) > 1]
+    ids = [c.identity or Identity({}, {}, {}, None) for c in configs]
+    labels = list(dict.fromkeys(label for ident in ids for label in ident.labels))
+    differing = [lb for lb in labels if len({ident.labels.get(lb, "-") for ident in ids}) > 1]
+    for c, ident in zip(configs, ids, strict=True):
+        c.differs = [f"{lb}={ident.show(lb)}" for lb in differing] or [
+            f"experiment fingerprint={(ident.fingerprint or 'none (older log)')[:12]}"
+        ]
 
 
 def counts_for(row: Row, score: str) -> dict[str, Counts]:
@@ -509,5 +422,18 @@ def overall(row: Row, score: str) -> Counts:
 
 
 def pooled_entries(config: Config, row: Row, score: str) -> dict[str, float]:
-    """The pooled row's values under the ``group_rates`` metric names (for gates and exports)."""
-    return rate_entries(counts_for(row, score), config.specs[score])
+    """The pooled row's values under the ``group_rates`` / ``group_means`` metric names: what tables,
+    plots, the gate and ``results.json`` read. Computed once per row and score."""
+    if score not in row.values:
+        spec = config.specs[score]
+        counts = counts_for(row, score)
+        if not row.from_metrics:
+            values = rate_entries(counts, spec)
+        elif len(row.logs) == 1:  # the log's own metrics, as recorded
+            recorded = row.logs[0].score(score)
+            metrics = recorded.metrics if recorded else []
+            values = {m.name: m.value for m in metrics if m.group == spec.metric_group}
+        else:
+            values = _pooled_from_metrics(counts, spec)
+        row.values[score] = values
+    return row.values[score]

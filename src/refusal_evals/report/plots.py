@@ -1,4 +1,5 @@
-"""Figures (matplotlib, Agg, PNG): rates with 95% Wilson error bars, per-turn lines.
+"""Figures (matplotlib, Agg, PNG): rates with 95% error bars (clustered by prompt, as in the tables;
+none where fewer than two clusters leave the interval undefined), per-turn lines.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state), so reports can
 be written from any thread without a display.
@@ -16,7 +17,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from refusal_evals.report.aggregate import Config, Counts, counts_for  # noqa: E402
+from refusal_evals.report.aggregate import Config, Row, counts_for, pooled_entries  # noqa: E402
+from refusal_evals.report.tables import cluster_label  # noqa: E402
 
 COLOURS = {"natural": "#8c8c8c", "refusal": "#e6862a", "rebuttal": "#2f6fb0"}
 PALETTE = [
@@ -45,15 +47,28 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def _err(c: Counts | None) -> tuple[float, float, float]:
+Point = tuple[float, float, float]
+"""(estimate, error below, error above); no error bar where the interval is undefined."""
+
+
+def _point(config: Config, row: Row, score: str, group: str) -> Point | None:
+    c = counts_for(row, score).get(group)
     if c is None or c.n == 0:
-        return math.nan, 0.0, 0.0
-    lo, hi = c.ci
-    return c.rate, max(0.0, c.rate - lo), max(0.0, hi - c.rate)
+        return None
+    values = pooled_entries(config, row, score)
+    rate = values.get(group, math.nan)
+    lo, hi = values.get(f"{group}_ci_low", math.nan), values.get(f"{group}_ci_high", math.nan)
+    if math.isnan(lo) or math.isnan(hi):
+        return rate, 0.0, 0.0
+    return rate, max(0.0, rate - lo), max(0.0, hi - rate)
 
 
-def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tuple[str, str], Counts]]:
-    """x labels, hue labels and the counts for each (x, hue) pair."""
+def _err(p: Point | None) -> Point:
+    return (math.nan, 0.0, 0.0) if p is None else p
+
+
+def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tuple[str, str], Point]]:
+    """x labels, hue labels and the point for each (x, hue) pair."""
     groups = [g for g in config.groups(score) if g != "all"]
     outers = list(dict.fromkeys(g.rpartition("/")[0] for g in groups))
     inners = list(dict.fromkeys(g.rpartition("/")[2] for g in groups))
@@ -61,7 +76,7 @@ def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tupl
         r.model + (f" (grader {r.grader})" if len(config.rows) > len({x.model for x in config.rows}) else "")
         for r in config.rows
     ]
-    data: dict[tuple[str, str], Counts] = {}
+    data: dict[tuple[str, str], Point] = {}
     xs: list[str] = []
     hues: list[str] = []
     if len(inners) <= MAX_HUE:
@@ -71,22 +86,22 @@ def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tupl
                 x = f"{label}\n{outer}" if outer else label
                 xs.append(x)
                 for inner in inners:
-                    c = counts_for(row, score).get(f"{outer}/{inner}" if outer else inner)
-                    if c is not None:
-                        data[(x, inner)] = c
+                    p = _point(config, row, score, f"{outer}/{inner}" if outer else inner)
+                    if p is not None:
+                        data[(x, inner)] = p
     else:
         xs = groups
         for row, label in zip(config.rows, models, strict=True):
             hues.append(label)
             for g in groups:
-                c = counts_for(row, score).get(g)
-                if c is not None:
-                    data[(g, label)] = c
+                p = _point(config, row, score, g)
+                if p is not None:
+                    data[(g, label)] = p
     return xs, hues, data
 
 
 def rates_figure(config: Config, path: Path) -> Path | None:
-    """Grouped bars with 95% Wilson error bars: one panel per headline rate."""
+    """Grouped bars with 95% error bars (clustered intervals): one panel per headline rate."""
     scores = config.headline
     if not scores:
         return None
@@ -138,7 +153,7 @@ def rates_figure(config: Config, path: Path) -> Path | None:
             xs, fontsize=8, rotation=0 if len(xs) <= 4 else 30, ha="center" if len(xs) <= 4 else "right"
         )
         ax.set_ylim(0, 1.05)
-        ax.set_ylabel("rate or mean (95% CI)", fontsize=8)
+        ax.set_ylabel(f"rate or mean (95% CI, clustered by {cluster_label(config)})", fontsize=8)
         cond = " (conditional)" if config.conditional(score) else ""
         mean = " (mean)" if config.specs[score].kind == "mean" else ""
         ax.set_title(score.replace("_", " ") + mean + cond, fontsize=10)
@@ -146,17 +161,25 @@ def rates_figure(config: Config, path: Path) -> Path | None:
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    for k in range(len(scores), nrows * ncols):
+    return _finish(fig, axes, len(scores), legend_items, 6, _title(config), path)
+
+
+def _finish(
+    fig: Figure, axes: Any, panels: int, legend: dict[str, Any], columns: int, title: str, path: Path
+) -> Path:
+    """Hide unused panels, add the legend and title, write the PNG."""
+    nrows, ncols = len(axes), len(axes[0])
+    for k in range(panels, nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     fig.legend(
-        list(legend_items.values()),
-        list(legend_items),
+        list(legend.values()),
+        list(legend),
         loc="outside lower center",
-        ncols=min(6, max(1, len(legend_items))),
+        ncols=min(columns, max(1, len(legend))),
         fontsize=8,
         frameon=False,
     )
-    fig.suptitle(_title(config), fontsize=11)
+    fig.suptitle(title, fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
@@ -179,7 +202,7 @@ def turns_figure(config: Config, path: Path) -> Path | None:
         series = 0
         for row in config.rows:
             for g in groups:
-                pts = [_err(counts_for(row, turn_scores[base][t]).get(g)) for t in turns]
+                pts = [_err(_point(config, row, turn_scores[base][t], g)) for t in turns]
                 if all(math.isnan(p[0]) for p in pts):
                     continue
                 label = f"{row.model} {g}" if len(config.rows) > 1 else g
@@ -198,26 +221,13 @@ def turns_figure(config: Config, path: Path) -> Path | None:
                 series += 1
         ax.set_xticks(turns)
         ax.set_xlabel("follow-up turn", fontsize=8)
-        ax.set_ylabel("rate (95% Wilson CI)", fontsize=8)
+        ax.set_ylabel(f"rate (95% CI, clustered by {cluster_label(config)})", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_title(base.replace("_", " ") + " by turn", fontsize=10)
         ax.grid(alpha=0.3)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    for k in range(len(bases), nrows * ncols):
-        axes[k // ncols][k % ncols].set_visible(False)
-    fig.legend(
-        list(handles.values()),
-        list(handles),
-        loc="outside lower center",
-        ncols=min(4, max(1, len(handles))),
-        fontsize=8,
-        frameon=False,
-    )
-    fig.suptitle(_title(config) + " - per turn", fontsize=11)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return _finish(fig, axes, len(bases), handles, 4, _title(config) + " - per turn", path)
 
 
 def _title(config: Config) -> str:

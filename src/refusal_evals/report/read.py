@@ -14,6 +14,8 @@ from typing import Any
 
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
+from refusal_evals.core.identity import record_of
+
 SKIP_SAMPLE_FIELDS = {"events", "messages", "attachments", "store", "output"}
 VERSION_KEYS = ("prompt_versions",)
 """Score-metadata keys holding a mapping of versions; every key ending in ``_version`` counts too."""
@@ -84,6 +86,15 @@ class LogRecord:
     scores: list[ScoreRecord]
     samples: list[SampleRecord] = field(default_factory=list)
     model_roles: dict[str, str] = field(default_factory=dict)
+    role_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per model role: its generation config and model args (what besides the model's name changes
+    the role's output)."""
+    model_args: dict[str, Any] = field(default_factory=dict)
+    experiment: dict[str, Any] | None = None
+    """The experiment record the task wrote (:mod:`refusal_evals.core.identity`); None for logs of
+    older versions (or of other packages' tasks)."""
+    task_id: str = ""
+    """Inspect's task id: shared by a run and its ``inspect eval-retry`` / eval-set re-runs."""
 
     @property
     def name(self) -> str:
@@ -102,13 +113,24 @@ class LogRecord:
 
 
 def find_logs(paths: list[str | Path]) -> list[str]:
-    """Every log file named or found (recursively) under the given files and directories."""
+    """Every log file named or found (recursively) under the given files and directories.
+
+    A file named explicitly is read whatever its name. Inspect's listing takes a ``.json`` file for a
+    log only when its name starts with a timestamp: any other ``.json`` found under a directory is a
+    log too when its header reads as one (a report's ``results.json`` or a log index does not)."""
     found: list[str] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
             infos = list_eval_logs(str(path.resolve()), recursive=True, descending=False)
-            found.extend(info.name.removeprefix("file://") for info in infos)
+            listed = [info.name.removeprefix("file://") for info in infos]
+            found.extend(listed)
+            for other in sorted({str(f) for f in path.resolve().rglob("*.json")} - set(listed)):
+                try:
+                    read_eval_log(other, header_only=True)
+                except Exception:  # noqa: BLE001 - not an Inspect log: left out
+                    continue
+                found.append(other)
         elif path.is_file():
             if path.suffix not in (".eval", ".json"):
                 raise LogReadError(f"{path}: not an Inspect log (expected a .eval or .json file)")
@@ -206,7 +228,18 @@ def _header(log: EvalLog, path: str) -> LogRecord:
         versions={},
         scores=scores,
         model_roles=roles,
+        role_settings={r: _role_settings(cfg) for r, cfg in (spec.model_roles or {}).items()},
+        model_args=dict(spec.model_args or {}),
+        experiment=record_of(spec.metadata),
+        task_id=spec.task_id or "",
     )
+
+
+def _role_settings(cfg: Any) -> dict[str, Any]:
+    """A role's generation config and model args (a role bound to several models: one per model)."""
+    if isinstance(cfg, list):
+        return {str(i): _role_settings(c) for i, c in enumerate(cfg)}
+    return {"config": cfg.config.model_dump(exclude_none=True), "args": dict(cfg.args or {})}
 
 
 def read_log(path: str) -> LogRecord:

@@ -12,20 +12,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from refusal_evals.report.aggregate import Config, Pooled, comparisons, counts_for, pool, total
+from refusal_evals.report.aggregate import (
+    Config,
+    Pooled,
+    comparisons,
+    counts_for,
+    pool,
+    pooled_entries,
+    total,
+)
 from refusal_evals.report.plots import rates_figure, turns_figure
 from refusal_evals.report.read import LogRecord, read_logs
 from refusal_evals.report.tables import (
     Table,
+    cluster_label,
     diffs_table,
     is_judge_validation,
     judge_validation_tables,
     other_scores_tables,
+    planning_table,
     provenance_table,
     rates_table,
     turns_table,
 )
 from refusal_evals.report.task_figures import task_figures
+from refusal_evals.stats.rates import DIFF_NAMES, RATE_NAMES
 
 # a document is a list of blocks: ("h", level, text) | ("p", text) | ("warn", text) |
 # ("list", [text]) | ("table", Table) | ("img", path, alt)
@@ -61,103 +72,20 @@ def write_report_from_logs(
     plots_dir = out / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
     pooled = pool(logs)
-    blocks: list[Block] = []
     plots: list[Path] = []
-
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    blocks.append(("h", 1, title))
-    blocks.append(
-        (
-            "p",
-            f"Generated {now} from {len(logs)} log(s)" + (f" in {', '.join(inputs)}" if inputs else "") + ".",
-        )
-    )
-    if pooled.warnings:
-        blocks.append(("h", 2, "Warnings"))
-        for w in pooled.warnings:
-            blocks.append(("warn", w))
-
+    blocks = _preamble(title, logs, inputs, pooled)
     rate_configs = [c for c in pooled.configs if c.rate_scores]
-    judge_configs: list[Config] = []
-    other_configs: list[Config] = []
-    for c in pooled.configs:
-        if not c.rate_scores:
-            (judge_configs if is_judge_validation(c) else other_configs).append(c)
+    judge_configs = [c for c in pooled.configs if not c.rate_scores and is_judge_validation(c)]
+    other_configs = [c for c in pooled.configs if not c.rate_scores and not is_judge_validation(c)]
     contents = [_heading(c) for c in rate_configs + judge_configs + other_configs]
     if contents:
-        blocks.append(("h", 2, "Contents"))
-        blocks.append(("list", contents))
-
+        blocks += [("h", 2, "Contents"), ("list", contents)]
     for config in rate_configs:
-        blocks.append(("h", 2, _heading(config)))
-        blocks.extend(_summary(config))
-        blocks.append(("h", 3, "Rates"))
-        blocks.append(("table", rates_table(config)))
-        fig = rates_figure(config, plots_dir / f"{config.slug}_rates.png")
-        if fig:
-            plots.append(fig)
-            blocks.append(("img", fig, f"{config.task} rates with 95% Wilson intervals"))
-        diffs = diffs_table(config)
-        if diffs:
-            blocks.append(("h", 3, "Differences between groups"))
-            blocks.append(("table", diffs))
-        turns = turns_table(config)
-        if turns:
-            blocks.append(("h", 3, "Per turn"))
-            blocks.append(("table", turns))
-            fig = turns_figure(config, plots_dir / f"{config.slug}_turns.png")
-            if fig:
-                plots.append(fig)
-                blocks.append(("img", fig, f"{config.task} rates per follow-up turn"))
-        for fig, alt in task_figures(config, plots_dir):  # task-specific figures (task_figures.py)
-            plots.append(fig)
-            blocks.append(("img", fig, alt))
-        others = other_scores_tables(config)
-        if others:
-            blocks.append(("h", 3, "Other metrics"))
-            for name, table in others:
-                blocks.append(("p", f"Score `{name}`:"))
-                blocks.append(("table", table))
-        blocks.append(("h", 3, "Logs"))
-        blocks.append(("table", provenance_table(config.logs)))
-
+        blocks += _rate_section(config, plots_dir, plots)
     if judge_configs:
-        blocks.append(("h", 2, "Judge validation"))
-        blocks.append(
-            (
-                "p",
-                "Agreement of each grader with our gold labels, per judge "
-                "(`refusal_evals/judge_validation`). Read a task's rates only through a grader "
-                "that agrees well on the judges behind them.",
-            )
-        )
-        for config in judge_configs:
-            blocks.append(("h", 3, _heading(config)))
-            blocks.extend(_summary(config))
-            for name, table in judge_validation_tables(config):
-                if name != "summary":
-                    blocks.append(("p", f"Confusion matrix: {name}"))
-                blocks.append(("table", table))
-            blocks.append(("p", "Logs:"))
-            blocks.append(("table", provenance_table(config.logs)))
-
+        blocks += _judge_section(judge_configs)
     if other_configs:
-        blocks.append(("h", 2, "Tasks without a condition grouping"))
-        blocks.append(
-            (
-                "p",
-                "Scores of these tasks have no group_rates metric; their metrics are shown as recorded.",
-            )
-        )
-        for config in other_configs:
-            blocks.append(("h", 3, _heading(config)))
-            blocks.extend(_summary(config))
-            for name, table in other_scores_tables(config):
-                blocks.append(("p", f"Score `{name}`:"))
-                blocks.append(("table", table))
-            blocks.append(("p", "Logs:"))
-            blocks.append(("table", provenance_table(config.logs)))
-
+        blocks += _other_section(other_configs)
     if pooled.excluded:
         blocks.append(("h", 2, "Logs left out"))
         blocks.append(("p", "These logs did not finish successfully; their samples are not in any table."))
@@ -170,6 +98,84 @@ def write_report_from_logs(
     json_path = out / "results.json"
     json_path.write_text(json.dumps(to_json(pooled), indent=1, default=str), encoding="utf-8")
     return ReportResult(out, md_path, html_path, json_path, plots, pooled.warnings, pooled)
+
+
+def _preamble(title: str, logs: list[LogRecord], inputs: list[str] | None, pooled: Pooled) -> list[Block]:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    where = f" in {', '.join(inputs)}" if inputs else ""
+    blocks: list[Block] = [("h", 1, title), ("p", f"Generated {now} from {len(logs)} log(s){where}.")]
+    if pooled.warnings:
+        blocks.append(("h", 2, "Warnings"))
+        blocks += [("warn", w) for w in pooled.warnings]
+    return blocks
+
+
+def _rate_section(config: Config, plots_dir: Path, plots: list[Path]) -> list[Block]:
+    """A task with rates: rates, their plot, differences, planning, per turn, figures, logs."""
+    blocks: list[Block] = [("h", 2, _heading(config)), *_summary(config)]
+    blocks += [("h", 3, "Rates"), ("table", rates_table(config))]
+    fig = rates_figure(config, plots_dir / f"{config.slug}_rates.png")
+    if fig:
+        plots.append(fig)
+        blocks.append(
+            ("img", fig, f"{config.task} rates with 95% intervals clustered by {cluster_label(config)}")
+        )
+    diffs = diffs_table(config)
+    if diffs:
+        blocks += [("h", 3, "Differences between groups"), ("table", diffs)]
+    planning = planning_table(config)
+    if planning:
+        blocks += [("h", 3, "Planning: epochs or variants?"), ("table", planning)]
+    turns = turns_table(config)
+    if turns:
+        blocks += [("h", 3, "Per turn"), ("table", turns)]
+        fig = turns_figure(config, plots_dir / f"{config.slug}_turns.png")
+        if fig:
+            plots.append(fig)
+            blocks.append(("img", fig, f"{config.task} rates per follow-up turn"))
+    for fig, alt in task_figures(config, plots_dir):  # task-specific figures (task_figures.py)
+        plots.append(fig)
+        blocks.append(("img", fig, alt))
+    others = other_scores_tables(config)
+    if others:
+        blocks.append(("h", 3, "Other metrics"))
+        for name, table in others:
+            blocks += [("p", f"Score `{name}`:"), ("table", table)]
+    blocks += [("h", 3, "Logs"), ("table", provenance_table(config.logs))]
+    return blocks
+
+
+def _judge_section(configs: list[Config]) -> list[Block]:
+    blocks: list[Block] = [("h", 2, "Judge validation")]
+    blocks.append(
+        (
+            "p",
+            "Agreement of each grader with our gold labels, per judge "
+            "(`refusal_evals/judge_validation`). Read a task's rates only through a grader "
+            "that agrees well on the judges behind them.",
+        )
+    )
+    for config in configs:
+        blocks += [("h", 3, _heading(config)), *_summary(config)]
+        for name, table in judge_validation_tables(config):
+            if name != "summary":
+                blocks.append(("p", f"Confusion matrix: {name}"))
+            blocks.append(("table", table))
+        blocks += [("p", "Logs:"), ("table", provenance_table(config.logs))]
+    return blocks
+
+
+def _other_section(configs: list[Config]) -> list[Block]:
+    blocks: list[Block] = [("h", 2, "Tasks without a condition grouping")]
+    blocks.append(
+        ("p", "Scores of these tasks have no group_rates metric; their metrics are shown as recorded.")
+    )
+    for config in configs:
+        blocks += [("h", 3, _heading(config)), *_summary(config)]
+        for name, table in other_scores_tables(config):
+            blocks += [("p", f"Score `{name}`:"), ("table", table)]
+        blocks += [("p", "Logs:"), ("table", provenance_table(config.logs))]
+    return blocks
 
 
 def _heading(config: Config) -> str:
@@ -301,38 +307,48 @@ def _num(x: float) -> float | None:
     return None if isinstance(x, float) and math.isnan(x) else x
 
 
+JSON_RATE_FIELDS = {("rate" if f == "estimate" else f): x for f, x in RATE_NAMES.items() if f != "n"}
+"""results.json key -> metric name suffix (``k``, ``n`` and the unscored counts come from the counts)"""
+
+
+def _rates_json(config: Config, row: Any, score: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One score of one row: per group its values and counts; per comparison its values."""
+    counts = counts_for(row, score)
+    values = pooled_entries(config, row, score)
+    rates = {
+        g: {
+            **{k: _num(values.get(g + suffix, math.nan)) for k, suffix in JSON_RATE_FIELDS.items()},
+            "k": x.k,
+            "n": x.n,
+            "unscored": x.unscored if x.unscored >= 0 else None,
+            "not_applicable": x.na,
+        }
+        for g, x in {**counts, "all": total(counts)}.items()
+    }
+    diffs = {}
+    for c in comparisons(counts, config.specs[score]):
+        entry: dict[str, Any] = {
+            k: _num(values.get(c.name + suffix, math.nan)) for k, suffix in DIFF_NAMES.items()
+        }
+        entry["method"] = "paired permutation" if c.paired else "unpaired, Fisher"
+        entry[c.support.lstrip("_")] = _num(values.get(c.name + c.support, math.nan))
+        diffs[c.name] = entry
+    return rates, diffs
+
+
 def to_json(pooled: Pooled) -> dict[str, Any]:
     configs = []
     for c in pooled.configs:
         rows = []
         for row in c.rows:
-            rates: dict[str, Any] = {}
-            diffs: dict[str, Any] = {}
-            for s in c.rate_scores:
-                counts = counts_for(row, s)
-                rates[s] = {
-                    g: {
-                        "rate": _num(x.rate),
-                        "ci_low": _num(x.ci[0]),
-                        "ci_high": _num(x.ci[1]),
-                        "k": x.k,
-                        "n": x.n,
-                        "unscored": x.unscored if x.unscored >= 0 else None,
-                        "not_applicable": x.na,
-                    }
-                    for g, x in {**counts, "all": total(counts)}.items()
-                }
-                diffs[s] = {
-                    f"{prefix}{a}_vs_{b}": {"diff": ca.rate - cb.rate, "p": _num(_p(ca, cb))}
-                    for prefix, a, b, ca, cb in comparisons(counts, c.specs[s])
-                }
+            per_score = {s: _rates_json(c, row, s) for s in c.rate_scores}
             rows.append(
                 {
                     "model": row.model,
                     "grader": row.grader,
                     "logs": [lg.path for lg in row.logs],
-                    "rates": rates,
-                    "differences": diffs,
+                    "rates": {s: r for s, (r, _) in per_score.items()},
+                    "differences": {s: d for s, (_, d) in per_score.items()},
                 }
             )
         configs.append(
@@ -343,7 +359,8 @@ def to_json(pooled: Pooled) -> dict[str, Any]:
                 "task_args": c.args,
                 "differs": c.differs,
                 "group_keys": {
-                    s: {"group_key": sp.group_key, "within": sp.within} for s, sp in c.specs.items()
+                    s: {"group_key": sp.group_key, "within": sp.within, "cluster": sp.cluster}
+                    for s, sp in c.specs.items()
                 },
                 "rows": rows,
                 "other_scores": {
@@ -364,9 +381,3 @@ def to_json(pooled: Pooled) -> dict[str, Any]:
 def _metrics_of(log: LogRecord, score: str) -> list[Any]:
     sc = log.score(score)
     return sc.metrics if sc else []
-
-
-def _p(a: Any, b: Any) -> float:
-    from refusal_evals.stats.intervals import fisher_p
-
-    return fisher_p(a.k, a.n, b.k, b.n)

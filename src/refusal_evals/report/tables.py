@@ -6,8 +6,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from refusal_evals.report.aggregate import Config, Counts, Row, comparisons, counts_for, total
+from refusal_evals.report.aggregate import Config, Counts, Row, comparisons, counts_for, pooled_entries, total
 from refusal_evals.report.read import LogRecord
+from refusal_evals.stats.planning import Components, paired_components, plan, unpaired_components
+from refusal_evals.stats.rates import Comparison
+
+NAN = math.nan
 
 
 @dataclass
@@ -36,15 +40,19 @@ def fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def cell(c: Counts | None) -> str:
-    """``rate [ci_low, ci_high] n=.. u=..`` (u: unscored; na: not applicable)."""
+def cell(values: dict[str, float], group: str, c: Counts | None) -> str:
+    """``rate [ci_low, ci_high] n=.. u=.. clusters=.. deff=..; obs [lo, hi]`` (u: unscored; na: not
+    applicable; the first interval is clustered, ``obs`` the per-observation one)."""
     if c is None:
         return ""
-    lo, hi = c.ci
-    text = f"{fmt(c.rate)} [{fmt(lo)}, {fmt(hi)}] n={c.n}"
-    text += " u=?" if c.unscored < 0 else f" u={c.unscored}"
+    v = values.get
+    text = f"{fmt(v(group, NAN))} [{fmt(v(f'{group}_ci_low', NAN))}, {fmt(v(f'{group}_ci_high', NAN))}]"
+    text += f" n={c.n}" + (" u=?" if c.unscored < 0 else f" u={c.unscored}")
     if c.na:
         text += f" na={c.na}"
+    if f"{group}_clusters" in values:
+        text += f" clusters={fmt(v(f'{group}_clusters'), 0)} deff={fmt(v(f'{group}_deff', NAN), 2)}"
+        text += f"; obs [{fmt(v(f'{group}_obs_ci_low', NAN))}, {fmt(v(f'{group}_obs_ci_high', NAN))}]"
     return text
 
 
@@ -101,14 +109,31 @@ def rates_table(config: Config) -> Table:
             cells = []
             for s in scores:
                 counts = counts_for(row, s)
-                cells.append(cell(total(counts) if g == "all" else counts.get(g)))
+                values = pooled_entries(config, row, s)
+                cells.append(cell(values, g, total(counts) if g == "all" else counts.get(g)))
             table.rows.append(_row_prefix(config, row) + ([outer] if within else []) + [inner] + cells)
-    table.note = (
-        "Each cell: rate [95% Wilson interval] (for a mean: mean [95% Student-t interval]), "
-        "n = scored observations (every epoch counts), u = unscored (the judges could not decide), "
-        "na = not applicable (outside the denominator of a conditional rate)."
-    )
+    table.note = rates_note(config)
     return table
+
+
+def cluster_label(config: Config) -> str:
+    """What the intervals cluster by (the metric's ``cluster`` key; else each sample)."""
+    keys = sorted({sp.cluster or "sample" for sp in config.specs.values() if sp.kind == "rate"})
+    return ", ".join(keys) or "sample"
+
+
+def rates_note(config: Config) -> str:
+    return (
+        "Each cell: rate [95% interval clustered by "
+        f"{cluster_label(config)}: Inspect's ci_wilson(cluster=...), Korn-Graubard effective sample "
+        "size, t critical value with clusters - 1 df; '-' with fewer than 2 clusters] "
+        "(for a mean: mean [95% Student-t interval]), n = scored observations (every epoch counts), "
+        "u = unscored (the judges could not decide), na = not applicable (outside the denominator of "
+        "a conditional rate), clusters = distinct prompts, deff = design effect n / n_eff (1: the "
+        "epochs of a prompt behave like independent draws; large: they repeat each other), "
+        "obs = Wilson interval counting every observation as independent (a statement about these "
+        "exact prompts only, not about the scenario)."
+    )
 
 
 def _union_groups(config: Config, row: Row, scores: list[str]) -> list[str]:
@@ -133,7 +158,13 @@ def turns_table(config: Config) -> Table | None:
             outer, inner = _split(config, g)
             for t in turns:
                 cells = [
-                    cell(counts_for(row, turn_scores[b][t]).get(g)) if t in turn_scores[b] else ""
+                    cell(
+                        pooled_entries(config, row, turn_scores[b][t]),
+                        g,
+                        counts_for(row, turn_scores[b][t]).get(g),
+                    )
+                    if t in turn_scores[b]
+                    else ""
                     for b in bases
                 ]
                 table.rows.append(
@@ -143,19 +174,42 @@ def turns_table(config: Config) -> Table | None:
     return table
 
 
+def diff_cell(values: dict[str, float], comparison: Comparison) -> str:
+    """``+0.300 [0.05, 0.52] (p=0.031, 12 pairs)``: the difference, its cluster-aware interval, the
+    p-value and what it rests on."""
+    v, name = values.get, comparison.name
+    text = f"{v(f'{name}_diff', NAN):+.3f} [{fmt(v(f'{name}_diff_ci_low', NAN))}, "
+    text += f"{fmt(v(f'{name}_diff_ci_high', NAN))}] (p={fmt_p(v(f'{name}_p', NAN))}"
+    if f"{name}_pairs" in values:
+        text += f", {fmt(v(f'{name}_pairs'), 0)} pairs"
+    elif f"{name}_clusters" in values:
+        text += f", Fisher, {fmt(v(f'{name}_clusters'), 0)} clusters"
+    return text + ")"
+
+
+DIFFS_NOTE = (
+    "Difference of rates (first minus second) [95% interval: the two groups' clustered Wilson "
+    "intervals combined by MOVER (Newcombe 1998 method 10, Zou & Donner 2004), with the correlation "
+    "of per-variant rates for paired comparisons]. p: for paired comparisons (two conditions of the "
+    "same variants, 'pairs' = variants present in both), an exact permutation test of the condition "
+    "labels within variant (scipy permutation_test, 2^pairs relabellings; beyond 16 pairs 65,536 "
+    "drawn with a fixed seed); for unpaired ones (different variants), Fisher's exact test, which "
+    "treats observations as independent: read its interval first."
+)
+
+
 def diffs_table(config: Config) -> Table | None:
-    """Differences of rates between groups (e.g. refusal minus rebuttal) with Fisher p-values."""
+    """Differences of rates between groups (e.g. refusal minus rebuttal) with intervals and p."""
     scores = config.headline
     _, within = _dims(config)
     rows: list[list[str]] = []
     for row in config.rows:
         keys: dict[tuple[str, str, str], dict[str, str]] = {}
         for s in scores:
-            spec = config.specs[s]
-            for prefix, a, b, ca, cb in comparisons(counts_for(row, s), spec):
-                d = ca.rate - cb.rate
-                p = _fisher(ca, cb)
-                keys.setdefault((prefix.rstrip("/"), a, b), {})[s] = f"{d:+.3f} (p={fmt_p(p)})"
+            values = pooled_entries(config, row, s)
+            for comparison in comparisons(counts_for(row, s), config.specs[s]):
+                key = (comparison.prefix.rstrip("/"), comparison.a, comparison.b)
+                keys.setdefault(key, {})[s] = diff_cell(values, comparison)
         for (outer, a, b), by_score in keys.items():
             rows.append(
                 _row_prefix(config, row)
@@ -166,11 +220,7 @@ def diffs_table(config: Config) -> Table | None:
     if not rows:
         return None
     header = _prefix_header(config) + ([within] if within else []) + ["comparison"] + scores
-    return Table(
-        header=header,
-        rows=rows,
-        note="Difference of rates (first minus second) and two-sided Fisher exact p-value.",
-    )
+    return Table(header=header, rows=rows, note=DIFFS_NOTE)
 
 
 def _comparison_label(a: str, b: str) -> str:
@@ -182,10 +232,84 @@ def _comparison_label(a: str, b: str) -> str:
     return f"{a} - {b}"
 
 
-def _fisher(a: Counts, b: Counts) -> float:
-    from refusal_evals.stats.intervals import fisher_p
+DELTA = 0.1
+"""A difference every planning table asks about, beside the observed one."""
 
-    return fisher_p(a.k, a.n, b.k, b.n)
+
+def _components(counts: dict[str, Counts], comparison: Comparison) -> Components:
+    a, b = counts[comparison.group_a].obs, counts[comparison.group_b].obs
+    return paired_components(a, b) if comparison.paired else unpaired_components(a, b)
+
+
+def _need(n: int | None) -> str:
+    return "-" if n is None else str(n)
+
+
+def planning_rows(config: Config, row: Row, score: str) -> list[list[str]]:
+    """One row per comparison of ``score`` and difference to detect (the observed one and 0.1)."""
+    out = []
+    values = pooled_entries(config, row, score)
+    for comparison in comparisons(counts_for(row, score), config.specs[score]):
+        comp = _components(counts_for(row, score), comparison)
+        observed = abs(values.get(f"{comparison.name}_diff", NAN))
+        deltas = sorted({DELTA} | ({round(observed, 3)} if observed >= 0.01 else set()))
+        for delta in deltas:
+            p = plan(comp, delta)
+            if p.epochs_help is False:
+                epochs = f"none: only more variants (>= {p.variants_min})"
+            elif p.epochs_help is None:
+                epochs = f"- ({p.note})"
+            else:
+                epochs = _need(p.epochs_now)
+            out.append(
+                [
+                    score,
+                    (f"{comparison.prefix.rstrip('/')}: " if comparison.prefix else "")
+                    + _comparison_label(comparison.a, comparison.b),
+                    f"{comp.clusters} x {fmt(comp.epochs, 1)}",
+                    fmt(comp.icc, 2),
+                    f"{delta:.3f}" + (" (observed)" if delta == round(observed, 3) else ""),
+                    _need(p.variants_now),
+                    epochs,
+                    _need(p.variants_min),
+                ]
+            )
+    return out
+
+
+PLANNING_NOTE = (
+    "Planning (Miller 2024, 'Adding Error Bars to Evals'): what it takes to detect a difference "
+    "delta with 80% power at alpha = 0.05 (two-sided), from this run's variance between variants "
+    "and within a variant. 'variants x epochs': what the comparison rests on now. 'variant share': "
+    "the intra-cluster correlation, the share of one draw's variance that belongs to the variant; "
+    "near 1, every epoch repeats the last and only more variants narrow the interval. 'variants "
+    "(these epochs)': variants needed at the current epochs; 'epochs (these variants)': epochs per "
+    "variant needed with the current variants ('none' when no number of epochs is enough); "
+    "'variants (any epochs)': the floor that even unlimited epochs cannot lower."
+)
+
+
+def planning_table(config: Config) -> Table | None:
+    """Per model, headline rate and comparison: variants and epochs needed for 80% power."""
+    rows = []
+    for row in config.rows:
+        if row.from_metrics:
+            continue
+        for s in config.headline:
+            rows += [_row_prefix(config, row) + r for r in planning_rows(config, row, s)]
+    if not rows:
+        return None
+    header = _prefix_header(config) + [
+        "score",
+        "comparison",
+        "variants x epochs",
+        "variant share",
+        "delta",
+        "variants (these epochs)",
+        "epochs (these variants)",
+        "variants (any epochs)",
+    ]
+    return Table(header=header, rows=rows, note=PLANNING_NOTE)
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -1,2 +1,2 @@
-"""Role-play evaluations (car_sales, real_estate): one task factory, solver and scorer for every
+"""Role-play evaluations (car_sales, real_estate, ...): one task factory, solver and scorer for every
 scenario file in ``scenarios/``."""

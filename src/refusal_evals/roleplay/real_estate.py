@@ -9,30 +9,7 @@ from __future__ import annotations
 
 from inspect_ai import Task, task
 
-from refusal_evals.core.args import TaskArgError, parse_choices
-from refusal_evals.roleplay.scenarios import load_scenario
-from refusal_evals.roleplay.task import parse_variants, roleplay_task
-
-SCENARIO = "real_estate"
-ATTRIBUTE_KEY = "attribute"
-
-
-def choose_variants(attribute: str | list[str], variants: str | list[str] | None) -> list[str]:
-    """Variant ids with the chosen attribute value(s), narrowed to ``variants`` when given."""
-    spec = load_scenario(SCENARIO)
-    valid = tuple(spec.variant_metadata[ATTRIBUTE_KEY])
-    attributes = parse_choices(ATTRIBUTE_KEY, attribute, valid, allow_all=True)
-    by_attribute = [v.id for v in spec.variants if v.metadata[ATTRIBUTE_KEY] in attributes]
-    asked = parse_variants(spec, variants)
-    if asked is None:
-        return by_attribute
-    chosen = [v for v in asked if v in by_attribute]
-    if not chosen:
-        raise TaskArgError(
-            f"-T variants: none of {', '.join(asked)} has attribute {', '.join(attributes)}; "
-            f"variants with that attribute: {', '.join(by_attribute)}"
-        )
-    return chosen
+from refusal_evals.roleplay.task import roleplay_task
 
 
 @task
@@ -52,16 +29,13 @@ def real_estate(
       attribute: protected, control or all: which attribute family to run.
       variants: Comma-separated variant ids to run (default: every variant of the attribute).
     """
-    chosen = choose_variants(attribute, variants)
-    built = roleplay_task(
-        SCENARIO,
+    return roleplay_task(
+        "real_estate",
         condition=condition,
         turns=turns,
         cot=cot,
-        variants=chosen,
-        metadata_within=ATTRIBUTE_KEY,
+        variants=variants,
+        metadata_within="attribute",
+        within_values=attribute,
         compare_across=["protected:control"],  # inside each condition: protected minus control
     )
-    attributes = sorted({load_scenario(SCENARIO).variant(v).metadata[ATTRIBUTE_KEY] for v in chosen})
-    built.metadata = {**(built.metadata or {}), "attributes": attributes}
-    return built

@@ -29,6 +29,11 @@ def load_scenario(name_or_path: str) -> Scenario:
     return scenario
 
 
+def follow_up_text(scenario: Scenario, turn: int, values: dict[str, str]) -> str:
+    """The other party's message at follow-up ``turn`` (1-based), without the format request."""
+    return fill(scenario.follow_ups[turn - 1], values)
+
+
 def scenario_samples(
     scenario: Scenario, conditions: list[str], variants: list[str] | None = None
 ) -> MemoryDataset:

@@ -9,12 +9,14 @@ placeholder used by a template is defined by every variant.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator, model_validator
 
 from refusal_evals.core.schema import ID_PATTERN, InjectedReplies, Strict, Variant
 from refusal_evals.core.templates import template_fields
+from refusal_evals.judges.framework import JudgeExample, load_judge_prompt
+
+BEHAVIOUR_JUDGE = "behaviour"
+"""The judge whose rubric (definitions and few-shot examples) a scenario file supplies."""
 
 RESERVED_METADATA: tuple[str, ...] = ("scenario", "scenario_version", "condition", "variant")
 """Sample metadata keys set by the loader; variant_metadata may not override them."""
@@ -43,27 +45,25 @@ class ReplyFormat(Strict):
         return self
 
 
-class JudgeExample(Strict):
-    """One few-shot example for the behaviour judge."""
-
-    output: str = Field(min_length=1, description="the other-party-facing text being judged")
-    label: Literal["undesired", "acceptable"]
-    rationale: str = Field(min_length=1)
-
-
 class BehaviourRubric(Strict):
     """What counts as undesired in this scenario, for the behaviour judge."""
 
     context: str = Field(min_length=1, description="what the agent knows and was told to do")
     undesired: str = Field(min_length=1, description="definition of the undesired behaviour")
     acceptable: str = Field(min_length=1, description="definition of acceptable behaviour")
-    examples: list[JudgeExample] = Field(min_length=2)
+    examples: list[JudgeExample] = Field(
+        min_length=2, description="few-shot examples of the behaviour judge (fields: output)"
+    )
 
     @model_validator(mode="after")
     def _both_labels(self) -> BehaviourRubric:
-        labels = {e.label for e in self.examples}
-        if labels != {"undesired", "acceptable"}:
-            raise ValueError("examples must include at least one 'undesired' and one 'acceptable' example")
+        prompt = load_judge_prompt(BEHAVIOUR_JUDGE)
+        for i, example in enumerate(self.examples):
+            if problem := prompt.example_problem(example):
+                raise ValueError(f"examples[{i}]{problem}")
+        if {e.label for e in self.examples} != set(prompt.labels):
+            each = " and one ".join(f"'{label}'" for label in prompt.labels)
+            raise ValueError(f"examples must include at least one {each} example")
         return self
 
 

@@ -9,27 +9,19 @@ Conversation (messages as logged):
 3. ``turns`` scripted follow-up user turns, each ending with the reply-format instruction (CoT or
    not), each followed by a generated reply.
 
-The index of each follow-up reply in ``state.messages`` is kept in the store under
-``roleplay_turns`` so the scorer judges exactly those replies.
+The index of each follow-up reply in ``state.messages`` is kept in the store
+(:class:`~refusal_evals.roleplay.records.FollowUpTurn`) so the scorer judges exactly those replies.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from refusal_evals.core.templates import fill
-from refusal_evals.roleplay.scenarios import load_scenario
+from refusal_evals.roleplay.records import FollowUpTurn, save_turns
+from refusal_evals.roleplay.scenarios import follow_up_text, load_scenario
 from refusal_evals.roleplay.schema import Scenario
-
-TURNS_KEY = "roleplay_turns"
-
-
-def follow_up_text(scenario: Scenario, turn: int, values: dict[str, str]) -> str:
-    """The other party's message at follow-up ``turn`` (1-based), without the format request."""
-    return fill(scenario.follow_ups[turn - 1], values)
 
 
 def format_request(scenario: Scenario, cot: bool) -> str:
@@ -69,7 +61,7 @@ def roleplay_conversation(scenario: str, turns: int = 1, cot: bool = True) -> So
                 )
             )
 
-        records: list[dict[str, Any]] = []
+        records: list[FollowUpTurn] = []
         for turn in range(1, turns + 1):
             message = follow_up_text(spec, turn, values)
             state.messages.append(
@@ -80,13 +72,11 @@ def roleplay_conversation(scenario: str, turns: int = 1, cot: bool = True) -> So
             )
             state = await generate(state)
             records.append(
-                {
-                    "turn": turn,
-                    "message_index": len(state.messages) - 1,
-                    "stop_reason": state.output.stop_reason,
-                }
+                FollowUpTurn(
+                    turn=turn, message_index=len(state.messages) - 1, stop_reason=state.output.stop_reason
+                )
             )
-            state.store.set(TURNS_KEY, records)
+            save_turns(state, records)
             if state.completed:  # a sample limit was hit: score what we have
                 break
         return state

@@ -1,19 +1,25 @@
 """Builds a role-play task from a scenario file and validates the task arguments.
 
-A new scenario needs a data file and a few lines of task code that call :func:`roleplay_task`.
+A new scenario needs a data file (``scenarios/<id>.yaml``) and one line of registration in
+``refusal_evals/_registry.py``: ``<id> = scenario_task("<id>")`` (:func:`scenario_task`). A scenario
+with arguments of its own writes its ``@task`` function over :func:`roleplay_task` instead
+(``real_estate.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from inspect_ai import Task
+from inspect_ai import Task, task
 from inspect_ai.log import HeadlineMetric
 from inspect_ai.model import GenerateConfig
 
-from refusal_evals.core.args import check_grader_bound, parse_bool, parse_choices, parse_int
+from refusal_evals.core.args import TaskArgError, check_grader_bound, parse_bool, parse_choices, parse_int
+from refusal_evals.core.identity import EXPERIMENT_KEY, experiment_record, judge_files
 from refusal_evals.core.schema import CONDITIONS
-from refusal_evals.roleplay.scenarios import load_scenario, scenario_samples
+from refusal_evals.judges.framework import PROMPTS_DIR
+from refusal_evals.roleplay.scenarios import load_scenario, scenario_path, scenario_samples
 from refusal_evals.roleplay.schema import Scenario
 from refusal_evals.roleplay.scorer import roleplay_judge, roleplay_metrics
 from refusal_evals.roleplay.solver import roleplay_conversation
@@ -34,6 +40,26 @@ def parse_variants(scenario: Scenario, variants: str | list[str] | None) -> list
     return parse_choices("variants", variants, tuple(ids), allow_all=False)
 
 
+def select_variants(
+    scenario: Scenario, key: str, values: str | list[str], variants: str | list[str] | None
+) -> list[str]:
+    """Variant ids whose metadata ``key`` has one of ``values`` (the ``-T <key>`` argument, e.g.
+    ``attribute``), narrowed to ``variants`` when given."""
+    valid = tuple(scenario.variant_metadata[key])
+    wanted = parse_choices(key, values, valid, allow_all=True)
+    with_value = [v.id for v in scenario.variants if v.metadata[key] in wanted]
+    asked = parse_variants(scenario, variants)
+    if asked is None:
+        return with_value
+    chosen = [v for v in asked if v in with_value]
+    if not chosen:
+        raise TaskArgError(
+            f"-T variants: none of {', '.join(asked)} has {key} {', '.join(wanted)}; "
+            f"variants with that {key}: {', '.join(with_value)}"
+        )
+    return chosen
+
+
 def roleplay_task(
     scenario: str,
     condition: str | list[str] = "all",
@@ -41,9 +67,15 @@ def roleplay_task(
     cot: Any = True,
     variants: str | list[str] | None = None,
     metadata_within: str | None = None,
+    within_values: str | list[str] = "all",
     compare_across: list[str] | None = None,
 ) -> Task:
     """A role-play task over ``scenario``'s variants x the chosen conditions.
+
+    ``metadata_within``: a ``variant_metadata`` key of the scenario (e.g. ``attribute``); metrics are
+    grouped by it inside each condition, ``within_values`` (its ``-T`` argument) selects variants by
+    it, and the values run are recorded in task metadata under the key's plural (``attributes``).
+    ``compare_across``: ``"a:b"`` pairs of its values compared inside each condition.
 
     Every argument is checked here, before any model is called; errors name the argument and
     the valid values.
@@ -52,7 +84,13 @@ def roleplay_task(
     conditions = parse_conditions(condition)
     n_turns = parse_int("turns", turns, minimum=1, maximum=len(spec.follow_ups))
     use_cot = parse_bool("cot", cot)
-    chosen = parse_variants(spec, variants)
+    within_run: dict[str, list[str]] = {}
+    if metadata_within:
+        chosen: list[str] | None = select_variants(spec, metadata_within, within_values, variants)
+        ran = {spec.variant(v).metadata[metadata_within] for v in chosen or []}
+        within_run[f"{metadata_within}s"] = sorted(ran)
+    else:
+        chosen = parse_variants(spec, variants)
     check_grader_bound()
 
     return Task(
@@ -72,5 +110,45 @@ def roleplay_task(
             "conditions": conditions,
             "turns": n_turns,
             "cot": use_cot,
+            **within_run,
+            EXPERIMENT_KEY: experiment_record(
+                "roleplay",
+                spec.id,
+                f"1-{spec.version}",
+                {"turns": n_turns, "cot": use_cot},
+                files={
+                    "scenario": scenario if scenario.endswith((".yaml", ".yml")) else scenario_path(scenario)
+                },
+                judges=judge_files(PROMPTS_DIR, "behaviour", "consistency"),
+            ),
         },
     )
+
+
+SCENARIO_TASK_ARGS = """Args:
+  condition: natural, refusal, rebuttal or all (comma-separated subsets allowed).
+  turns: Scripted follow-up turns of the other party after the injected reply (1-{max_turns});
+    each is scored.
+  cot: Ask for reasoning before the reply to the other party.
+  variants: Comma-separated variant ids to run (default: every variant).
+"""
+
+
+def scenario_task(scenario: str) -> Callable[..., Task]:
+    """The ``@task`` function ``refusal_evals/<id>`` of a scenario file (built-in name or path).
+
+    Its ``-T`` arguments are those of ``car_sales`` (condition, turns, cot, variants); its docstring,
+    which Inspect shows, is the scenario's ``description`` and those arguments. Registered by
+    assigning it in ``_registry.py``: ``my_scenario = scenario_task("my_scenario")``.
+    """
+    spec = load_scenario(scenario)
+
+    def scenario_task_function(
+        condition: str = "all", turns: int = 1, cot: bool = True, variants: str | None = None
+    ) -> Task:
+        return roleplay_task(scenario, condition=condition, turns=turns, cot=cot, variants=variants)
+
+    scenario_task_function.__name__ = scenario_task_function.__qualname__ = spec.id
+    args = SCENARIO_TASK_ARGS.format(max_turns=len(spec.follow_ups))
+    scenario_task_function.__doc__ = f"{spec.description.strip()}\n\n{args}"
+    return task(scenario_task_function)

@@ -1,15 +1,27 @@
-"""Metrics: rates per condition with Wilson intervals, and condition differences with Fisher p-values.
+"""Metrics: rates per group with clustered intervals, and group differences (paired where the design
+pairs them). The numbers come from :func:`refusal_evals.stats.rates.rate_values`, the computation
+the report and the gate use too.
 
 Metrics see every epoch's score (``scores="unreduced"``): with ``--epochs 20`` a rate's ``n`` counts
-each sampled conversation, as the papers did, rather than a mean of per-prompt means.
+each sampled conversation, as the papers did; the interval counts the epochs of one prompt as one
+cluster (``cluster``), not as independent draws.
 
 Output names (flat, one ``EvalMetric`` each, grouped under the metric in the log and viewer):
 
-- ``<group>``, ``<group>_ci_low``, ``<group>_ci_high``, ``<group>_n`` for every group value seen
-  (``<group>`` is e.g. ``refusal``; with ``within="attribute"`` it is ``protected/refusal``);
-- the same for ``all`` (every scored observation);
-- ``<a>_vs_<b>_diff`` (rate a minus rate b) and ``<a>_vs_<b>_p`` (two-sided Fisher exact) for each
-  comparison whose two groups are present.
+- ``<group>``, ``<group>_ci_low``, ``<group>_ci_high`` (95% clustered Wilson interval: Inspect's
+  ``ci_wilson(cluster=...)``, Korn-Graubard effective sample size, t critical value with
+  ``clusters - 1`` df; nan with fewer than two clusters), ``<group>_n``, ``<group>_clusters``,
+  ``<group>_deff`` (design effect ``n / n_eff``), ``<group>_obs_ci_low`` / ``<group>_obs_ci_high``
+  (Wilson interval treating every observation as independent: "these exact prompts") for every group
+  value seen (``<group>`` is e.g. ``refusal``; with ``within="attribute"`` it is
+  ``protected/refusal``); the same for ``all`` (every scored observation);
+- for each comparison whose two groups are present: ``<a>_vs_<b>_diff`` (rate a minus rate b),
+  ``_diff_ci_low`` / ``_diff_ci_high`` (cluster-robust t interval) and ``_p``. Comparisons of
+  conditions (``comparisons``) are paired by cluster when ``cluster`` is set: exact permutation
+  test of the condition labels within cluster, ``_pairs`` = clusters present in both groups.
+  ``across`` comparisons (different clusters) and any comparison without ``cluster`` are unpaired:
+  Fisher's exact test, ``_clusters`` = the smaller group's clusters. Details:
+  :mod:`refusal_evals.stats.rates`.
 
 Unscored observations (NaN) never reach a metric; Inspect counts them per measure
 (``unscored_samples``) and :func:`unscored_by_group` counts them per group. A value of ``None`` means
@@ -19,14 +31,15 @@ traded): it is left out of ``<group>_n`` and is not counted as unscored.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
+from collections.abc import Hashable
 
 from inspect_ai.scorer import Metric, SampleScore, Value, metric
 
-from refusal_evals.stats.intervals import fisher_p, mean_interval, wilson_interval
+from refusal_evals.stats.intervals import Obs
+from refusal_evals.stats.rates import DEFAULT_COMPARISONS, Grouping, mean_values, parse_pairs, rate_values
 
-DEFAULT_COMPARISONS = ["refusal:rebuttal", "natural:refusal", "natural:rebuttal"]
+__all__ = ["DEFAULT_COMPARISONS", "group_means", "group_rates", "unscored_by_group"]
 
 
 def _group_of(score: SampleScore, group_key: str, within: str | None) -> str:
@@ -41,14 +54,13 @@ def _group_of(score: SampleScore, group_key: str, within: str | None) -> str:
     return name
 
 
-def _rate_entries(prefix: str, k: int, n: int) -> dict[str, float]:
-    lo, hi = wilson_interval(k, n)
-    return {
-        prefix: k / n if n else float("nan"),
-        f"{prefix}_ci_low": lo,
-        f"{prefix}_ci_high": hi,
-        f"{prefix}_n": float(n),
-    }
+def _cluster_of(score: SampleScore, cluster: str | None) -> Hashable:
+    if cluster is None:
+        return score.sample_id
+    value = (score.sample_metadata or {}).get(cluster)
+    if value is None:
+        raise ValueError(f"sample {score.sample_id} has no '{cluster}' metadata to cluster by")
+    return value  # type: ignore[no-any-return]
 
 
 @metric(scores="unreduced")
@@ -57,53 +69,44 @@ def group_rates(
     within: str | None = None,
     comparisons: list[str] | None = None,
     across: list[str] | None = None,
+    cluster: str | None = None,
 ) -> Metric:
-    """Rate of 1s per group with 95% Wilson intervals, plus differences with Fisher p-values.
+    """Rate of 1s per group with 95% clustered Wilson intervals, plus differences (paired
+    permutation test within cluster for conditions, Fisher's exact test for ``across``).
 
     Args:
       group_key: Sample metadata key that names the group (default ``condition``).
       within: Optional second metadata key; groups become ``<within value>/<group>`` and
         comparisons are made inside each ``within`` value.
       comparisons: ``"a:b"`` pairs of group values to compare (default refusal vs rebuttal,
-        natural vs refusal, natural vs rebuttal; ``[]`` for none).
+        natural vs refusal, natural vs rebuttal; ``[]`` for none). Paired by ``cluster``.
       across: ``"a:b"`` pairs of ``within`` values to compare inside each group, e.g.
         ``protected:control`` gives ``protected/refusal_vs_control_diff`` and ``_p`` (the
-        protected minus the control rate under the refusal condition).
+        protected minus the control rate under the refusal condition). Unpaired.
+      cluster: Sample metadata key of the prompt an observation came from (``variant``, ``item``):
+        its epochs, and its other conditions, are one cluster. None: each sample is its own
+        cluster and comparisons are unpaired. Recorded in the log, so the report reads it too.
     """
-    pairs = [tuple(c.split(":", 1)) for c in (DEFAULT_COMPARISONS if comparisons is None else comparisons)]
-    across_pairs = [tuple(c.split(":", 1)) for c in (across or [])]
-    if across_pairs and not within:
+    grouping = Grouping(
+        group_key=group_key,
+        within=within,
+        comparisons=parse_pairs(DEFAULT_COMPARISONS if comparisons is None else comparisons),
+        across=parse_pairs(across or []),
+        cluster=cluster,
+    )
+    if grouping.across and not within:
         raise ValueError("group_rates: 'across' compares values of 'within', so it needs 'within'")
 
     def compute(scores: list[SampleScore]) -> Value:
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        groups: dict[str, list[Obs]] = defaultdict(list)
         for s in scores:
             if s.score.value is None:  # not applicable to this observation
                 continue
             v = s.score.as_float()
             if v not in (0.0, 1.0):
                 raise ValueError(f"group_rates expects 0/1 values; sample {s.sample_id} has {v}")
-            c = counts[_group_of(s, group_key, within)]
-            c[0] += int(v)
-            c[1] += 1
-        out: dict[str, float] = {}
-        for name in sorted(counts):
-            out.update(_rate_entries(name, *counts[name]))
-        total_k = sum(c[0] for c in counts.values())
-        total_n = sum(c[1] for c in counts.values())
-        out.update(_rate_entries("all", total_k, total_n))
-        prefixes = sorted({n.rsplit("/", 1)[0] + "/" for n in counts}) if within else [""]
-        # (first group, second group, the second's short name): conditions inside each `within`
-        # value, then `within` values inside each condition
-        compared = [(f"{pre}{a}", f"{pre}{b}", b) for pre in prefixes for a, b in pairs]
-        groups = sorted({n.rsplit("/", 1)[1] for n in counts} if across_pairs else [])
-        compared += [(f"{a}/{g}", f"{b}/{g}", b) for g in groups for a, b in across_pairs]
-        for ga, gb, short in compared:
-            if ga in counts and gb in counts:
-                (ka, na), (kb, nb) = counts[ga], counts[gb]
-                out[f"{ga}_vs_{short}_diff"] = ka / na - kb / nb
-                out[f"{ga}_vs_{short}_p"] = fisher_p(ka, na, kb, nb)
-        return out
+            groups[_group_of(s, group_key, within)].append((_cluster_of(s, cluster), v))
+        return rate_values(groups, grouping)  # type: ignore[return-value]
 
     return compute
 
@@ -122,15 +125,7 @@ def group_means(group_key: str = "condition", within: str | None = None) -> Metr
             if s.score.value is None:
                 continue
             values[_group_of(s, group_key, within)].append(s.score.as_float())
-        out: dict[str, float] = {}
-        everything = [v for name in values for v in values[name]]
-        for name, vs in [*sorted(values.items()), ("all", everything)]:
-            lo, hi = mean_interval(vs)
-            out[name] = sum(vs) / len(vs) if vs else float("nan")
-            out[f"{name}_ci_low"] = lo if math.isnan(lo) else max(0.0, lo)
-            out[f"{name}_ci_high"] = hi if math.isnan(hi) else min(1.0, hi)
-            out[f"{name}_n"] = float(len(vs))
-        return out
+        return mean_values(values)  # type: ignore[return-value]
 
     return compute
 
