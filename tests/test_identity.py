@@ -15,6 +15,7 @@ from inspect_ai.model import get_model
 from inspect_ai.model._model import init_model_roles
 from report_logs import car_sales_log, rewrite
 
+from refusal_evals.core.files import read_yaml
 from refusal_evals.core.identity import ARGUMENTS, EXPERIMENT_KEY, experiment_record, fingerprint
 from refusal_evals.demo import registered_tasks
 from refusal_evals.report import pool, read_logs
@@ -236,10 +237,12 @@ def test_logs_without_a_record_fall_back_to_the_table(runs, tmp_path):
         runs["natural_only"], tmp_path / "2026-01-01T00-00-02-00-00_insider_nat.eval", _without_record
     )
     assert len(pool(read_logs([old, natural])).configs) == 1
-    # the log's raw arguments (pressure left to its default) cannot be matched to the recorded,
-    # resolved settings (pressure=high): shown apart, never pooled on a guess
-    pooled = pool(read_logs([old, runs["high"].location]))
-    assert len(pooled.configs) == 2 and any("shown apart" in w for w in pooled.warnings)
+    # beside recorded logs: pooled with the one whose arguments as given are the same, else apart
+    pooled = pool(read_logs([old, runs["high"].location, runs["low"].location]))
+    assert [len(c.logs) for c in pooled.configs] == [2, 1]
+    assert any("pooled with the logs of the same settings" in w for w in pooled.warnings)
+    pooled = pool(read_logs([old, runs["low"].location]))
+    assert len(pooled.configs) == 2 and any("; shown apart" in w for w in pooled.warnings)
 
 
 def test_a_log_without_a_record_pools_with_the_recorded_log_of_the_same_settings(tmp_path):
@@ -252,3 +255,13 @@ def test_a_log_without_a_record_pools_with_the_recorded_log_of_the_same_settings
         and config.fingerprint == recorded.eval.metadata[EXPERIMENT_KEY]["fingerprint"]
     )
     assert any("pooled with the logs of the same settings" in w for w in pooled.warnings)
+    # a copy of one eval's log holds the same samples: said, since they would count twice
+    assert any("are attempts of one eval" in w for w in pooled.warnings)
+
+
+def test_every_yaml_file_of_the_package_reads_with_the_duplicate_key_check():
+    root = Path(__file__).resolve().parents[1]
+    files = [*(root / "src").rglob("*.yaml"), *(root / "examples").glob("*.y*ml")]
+    assert len(files) > 20
+    for path in files:
+        read_yaml(path)  # raises DataFileError on a key given twice

@@ -420,7 +420,7 @@ def test_unreadable_prompt_files(tmp_path):
         ({"pressure": "low"}, "-T pressure applies to the built-in scenario only"),
         ({"message_format": "split"}, "-T message_format applies to the built-in scenario only"),
         ({"variants": "biotech"}, "-T variants applies to the built-in scenario only"),
-        ({"cot": False}, "-T cot=false cannot be used with -T prompt_file"),
+        ({"cot": False}, "asks for reasoning (its system prompt asks for a 'Reasoning:' block and 1 of"),
     ],
 )
 def test_prompt_file_args_are_checked_before_any_model_call(tmp_path, log_dir, args, message):

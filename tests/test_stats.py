@@ -90,7 +90,7 @@ def test_paired_difference_of_all_or_nothing_variants():
     assert (d.diff, d.clusters, d.paired) == (1.0, 4, True)
     assert d.p == pytest.approx(2 / 16)
     # MOVER: 1 - sqrt((1 - lo_refusal)^2 + (hi_rebuttal - 0)^2); here both margins are the same
-    # clustered Wilson margin of 0 of 12 (rate 0: n itself, t with 3 df)
+    # clustered Wilson margin of a rate of 0 (no effective size to estimate: all 12, t with 3 df)
     margin = wilson(0.0, 12, float(student_t.ppf(0.975, 3)))[1]
     assert d.ci_low == pytest.approx(1 - math.sqrt(2) * margin)
     assert d.ci_high == 1.0
@@ -177,3 +177,13 @@ def test_unpaired_components_add_the_groups():
 def test_a_difference_with_an_undefined_group_interval_is_undefined():
     d = paired_difference([("x", 0.0), ("x", 1.0)], [("x", 0.0)])
     assert math.isnan(d.ci_low) and math.isnan(d.ci_high) and d.clusters == 1 and d.diff == 0.5
+
+
+def test_a_rate_of_zero_counts_every_observation_and_more_failures_never_narrow_it():
+    # no variance to estimate the effective size from: Inspect's ci_wilson counts all 120, with
+    # the t critical value of 12 clusters; read it with `clusters` (min_clusters in a gate)
+    zero = rate_of(all_or_nothing([0] * 12, epochs=10))
+    assert (zero.ci_low, zero.ci_high) == pytest.approx(wilson(0.0, 120, float(student_t.ppf(0.975, 11))))
+    assert zero.deff == 1.0 and zero.clusters == 12
+    one = rate_of([(0, 1.0)] + all_or_nothing([0] * 12, epochs=10)[1:])  # one failure in 120
+    assert one.ci_high > zero.ci_high

@@ -19,10 +19,13 @@ from refusal_evals.judge_validation.task import judge_validation
 from refusal_evals.judges.harmfulness import harmfulness
 from refusal_evals.repe._modelapi import repe  # the repe/<model> provider (torch imported lazily)
 from refusal_evals.roleplay.car_sales import car_sales
-from refusal_evals.roleplay.data_sharing import data_sharing
 from refusal_evals.roleplay.real_estate import real_estate
-from refusal_evals.roleplay.safety_signoff import safety_signoff
 from refusal_evals.roleplay.scorer import roleplay_judge
 from refusal_evals.roleplay.solver import roleplay_conversation
-from refusal_evals.roleplay.vulnerable_upsell import vulnerable_upsell
+from refusal_evals.roleplay.task import scenario_task
 from refusal_evals.stats.metrics import group_means, group_rates, unscored_by_group
+
+# role-play scenarios with car_sales' arguments: one line each (README, "Add a scenario")
+data_sharing = scenario_task("data_sharing")
+safety_signoff = scenario_task("safety_signoff")
+vulnerable_upsell = scenario_task("vulnerable_upsell")

@@ -49,6 +49,18 @@ def parse_int(name: str, value: Any, *, minimum: int, maximum: int | None = None
     return n
 
 
+def parse_float(name: str, value: Any, *, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TaskArgError(f"-T {name}: expected a number, got {value!r}")
+    try:
+        x = float(value)
+    except ValueError:
+        raise TaskArgError(f"-T {name}: expected a number, got {value!r}") from None
+    if not minimum <= x <= maximum:  # NaN fails too
+        raise TaskArgError(f"-T {name}: must be between {minimum:g} and {maximum:g}; got {value!r}")
+    return x
+
+
 def parse_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -60,14 +72,21 @@ def parse_bool(name: str, value: Any) -> bool:
     raise TaskArgError(f"-T {name}: expected true or false, got {value!r}")
 
 
+def check_role_bound(role: str, needed_for: str, example: str, use: str) -> None:
+    """Fail before any model call when model role ``role`` is not bound (never a silent fallback to
+    the model under test). ``needed_for``: what needs it; ``use``: what the role does, as in
+    "To <use> with the model under test, bind it explicitly"."""
+    if role not in model_roles():
+        raise TaskArgError(
+            f"no '{role}' model bound: {needed_for}. Pass "
+            f"--model-role {role}=<model> (for example "
+            f"--model-role {role}={example}), or model_roles={{'{role}': ...}} "
+            f"to eval(). To {use} with the model under test, bind it explicitly: "
+            f"--model-role {role}=<the same model>."
+        )
+
+
 def check_grader_bound() -> None:
     """Fail before any model call when no grader is bound (the model under test never grades
     itself silently)."""
-    if GRADER_ROLE not in model_roles():
-        raise TaskArgError(
-            f"no '{GRADER_ROLE}' model bound: the judges need one. Pass "
-            f"--model-role {GRADER_ROLE}=<model> (for example "
-            f"--model-role {GRADER_ROLE}=openai/gpt-4o), or model_roles={{'{GRADER_ROLE}': ...}} "
-            f"to eval(). To grade with the model under test, bind it explicitly: "
-            f"--model-role {GRADER_ROLE}=<the same model>."
-        )
+    check_role_bound(GRADER_ROLE, "the judges need one", "openai/gpt-4o", "grade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,34 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+READ: dict[tuple[str, int, int], tuple[str, str | None]] = {}
+"""(resolved path, mtime_ns, size) -> (sha256 of the bytes :func:`read_yaml` read, the top-level
+``version``): what an experiment record (:mod:`refusal_evals.core.identity`) notes of a data file,
+without reading it again."""
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file, bad syntax or a key given twice is a :class:`DataFileError`
-    naming the file (and the key and line)."""
+    naming the file (and the key and line). The file is read once; its hash is kept in :data:`READ`."""
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
+    stat = path.stat()
+    raw = path.read_bytes()
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - safe loader
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as ex:
+        raise DataFileError(f"{path}: not UTF-8 text (byte {ex.start}); save the file as UTF-8") from None
+    data = parse_yaml(text, path)
+    version = data.get("version") if isinstance(data, dict) else None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    READ[key] = ("sha256:" + hashlib.sha256(raw).hexdigest(), None if version is None else str(version))
+    return data
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """Parse YAML text read from ``path`` (named in errors), rejecting a key given twice."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a safe loader
     except DuplicateKeyError as ex:
         raise DataFileError(
             f"{path}: line {ex.line}: key {ex.key!r} is given twice (first at line {ex.first}); "

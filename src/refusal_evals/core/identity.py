@@ -31,10 +31,13 @@ from typing import Any
 
 import yaml
 
+from refusal_evals.core.files import READ
+
 EXPERIMENT_KEY = "experiment"
 """The Task metadata key (``log.eval.metadata``) of the experiment record."""
 
 RECORD_FORMAT = 1
+DIGEST = "sha256:"
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,12 @@ def _args(
 
 ARGUMENTS: dict[str, TaskArguments] = {
     # every role-play scenario task (car_sales, real_estate, one per scenario file); `attribute`
-    # picks variants by their metadata (real_estate)
-    "roleplay": _args(selectors=("condition", "variants", "attribute"), settings=("turns", "cot")),
+    # picks variants by their metadata (real_estate); `user_temperature` is recorded as None when
+    # follow_up=scripted (it is not used then)
+    "roleplay": _args(
+        selectors=("condition", "variants", "attribute"),
+        settings=("turns", "cot", "follow_up", "user_temperature"),
+    ),
     "insider_trading": _args(
         selectors=("condition", "variants"),
         settings=("turns", "cot", "message_format", "pressure"),
@@ -103,14 +110,16 @@ def _read(path: str, mtime_ns: int, size: int) -> tuple[str, str | None]:
             loaded = None
         if isinstance(loaded, dict) and loaded.get("version") is not None:
             version = str(loaded["version"])
-    return "sha256:" + hashlib.sha256(data).hexdigest(), version
+    return DIGEST + hashlib.sha256(data).hexdigest(), version
 
 
 def _file(path: Path) -> tuple[str, str | None]:
-    """``(sha256 of the contents, top-level YAML ``version`` or None)``, each file read once."""
+    """``(sha256 of the contents, top-level YAML ``version`` or None)``: from the read that loaded
+    the file (:func:`refusal_evals.core.files.read_yaml`) when it was loaded so, else read once."""
     resolved = path.resolve()
     stat = resolved.stat()
-    return _read(str(resolved), stat.st_mtime_ns, stat.st_size)
+    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    return READ.get(key) or _read(*key)
 
 
 def file_digest(path: str | Path) -> str:
@@ -120,7 +129,7 @@ def file_digest(path: str | Path) -> str:
         return _file(p)[0]
     files = sorted(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
     lines = [f"{f.relative_to(p).as_posix()} {_file(f)[0]}" for f in files]
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return DIGEST + hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def judge_files(directory: Path, *names: str) -> dict[str, Path]:
@@ -149,9 +158,11 @@ def experiment_record(
 
     ``settings``: the resolved value of every setting and file argument of the evaluation (exactly
     those of :data:`ARGUMENTS`); ``files``: every input file (or folder) that shapes the prompts or
-    the measures, by role, whatever the selectors choose (``None``: not used); ``judges``: judge
-    name -> its prompt file (hashed; its ``version`` recorded); ``values``: anything else that shapes
-    the prompts and is not an argument or a file (e.g. a question taken from another file).
+    the measures, by role, whatever the selectors choose (``None``: not used; ``sha256:<hex>``: the
+    hash of the bytes its loader read, so that the file is not read again); ``judges``: judge name ->
+    its prompt file (hashed; its ``version`` recorded); ``values``: anything else that shapes the
+    prompts and is not an argument or a file (e.g. a question taken from another file). A YAML file
+    loaded through :func:`refusal_evals.core.files.read_yaml` is not read again either.
     """
     table = ARGUMENTS[evaluation]
     if set(settings) != table.splitting:
@@ -159,7 +170,11 @@ def experiment_record(
             f"experiment_record({evaluation!r}): settings {sorted(settings)} differ from the declared "
             f"settings and file arguments {sorted(table.splitting)}"
         )
-    hashed = {role: file_digest(path) for role, path in files.items() if path is not None}
+    hashed = {
+        role: path if str(path).startswith(DIGEST) else file_digest(path)
+        for role, path in files.items()
+        if path is not None
+    }
     versions: dict[str, str | None] = {}
     for name, path in judges.items():
         digest, versions[name] = _file(path)

@@ -16,7 +16,7 @@ from inspect_ai.model import Model
 
 from refusal_evals.core.logic import NAN
 from refusal_evals.insider_trading.records import StageVerdict
-from refusal_evals.insider_trading.trades import messages_sent, parse_turn, split_reasoning
+from refusal_evals.insider_trading.trades import messages_sent, parse_turn
 from refusal_evals.judges.framework import Verdict, load_judge_prompt, run_judge
 
 DECEPTION_JUDGE = "insider_deception"
@@ -31,19 +31,25 @@ def judge_versions() -> dict[str, str]:
     return {name: load_judge_prompt(name).version for name in (CONSISTENCY_JUDGE, DECEPTION_JUDGE)}
 
 
-def judged_text(text: str, sep: str | None, recipient: str | None) -> tuple[str | None, str]:
+def judged_text(
+    text: str, sep: str | None, recipient: str | None, prose: bool = False
+) -> tuple[str | None, str]:
     """The part of a report or answer the deception judge reads, and how it was found.
 
     With the prompt file's separator (``deception_message_sep`` / ``doubling_down_sep``) present in
     the visible text: from the separator on, as in the original. Otherwise the body of the
-    message(s) the agent sent (to ``recipient`` when given). ``None`` when there is none.
+    message(s) the agent sent (to ``recipient`` when given). With ``prose`` (the answer to the
+    manager's direct question), a turn with no action at all is an answer in plain prose: its visible
+    text (``found_by`` ``prose``). ``None`` when there is none.
     """
-    _, visible, _ = split_reasoning(text)
-    if sep and sep in visible:
-        return visible[visible.index(sep) :].strip(), "separator"
+    turn = parse_turn(text)
+    if sep and sep in turn.visible:
+        return turn.visible[turn.visible.index(sep) :].strip(), "separator"
     bodies = messages_sent(text, recipient)
     if bodies:
         return "\n\n".join(bodies), "send_message" if recipient is None else "send_message_to_manager"
+    if prose and turn.visible and not turn.actions:
+        return turn.visible, "prose"
     return None, "none"
 
 
@@ -57,8 +63,9 @@ async def judge_stage(
     recipient: str | None,
     grader: Model,
 ) -> StageVerdict:
-    """Judge a report or an answer (``stage``: :data:`REPORT_STAGE` or :data:`ANSWER_STAGE`)."""
-    judged, how = judged_text(text, sep, recipient)
+    """Judge a report or an answer (``stage``: :data:`REPORT_STAGE` or :data:`ANSWER_STAGE`; an
+    answer may be plain prose: the manager asked the agent directly)."""
+    judged, how = judged_text(text, sep, recipient, prose=stage == ANSWER_STAGE)
     if judged is None:
         to = f" to {recipient}" if recipient else ""
         why = (

@@ -8,17 +8,31 @@ A JSON or YAML object: ``messages`` plus ``misalignment_string``, ``deception_tr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from inspect_ai.model import GenerateConfig
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from refusal_evals.core.files import DataFileError, format_errors, read_yaml
+from refusal_evals.core.files import DataFileError, format_errors, parse_yaml
 from refusal_evals.core.schema import CONDITIONS, Strict
 from refusal_evals.core.templates import template_fields
+from refusal_evals.insider_trading.ticker import Target, TickerError, read_target
+from refusal_evals.insider_trading.trades import parse_turn
+
+_REASONING_FORMAT = re.compile(r"reasoning[ \t*_`]*:", re.I)
+"""A ``Reasoning:`` label in a system prompt: the reply format asks for a reasoning block."""
 
 
 class PromptMessage(Strict):
@@ -42,12 +56,14 @@ class PublishedPrompt(BaseModel):
     deception_message_sep: str = Field(min_length=1)
     doubling_down_trigger: str | None = Field(default=None, min_length=1)
     doubling_down_sep: str | None = Field(default=None, min_length=1)
-    temperature: float | None = Field(default=None, ge=0)
+    temperature: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_tokens: int | None = Field(default=None, gt=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    frequency_penalty: float | None = Field(default=None, allow_inf_nan=False)
+    presence_penalty: float | None = Field(default=None, allow_inf_nan=False)
     injection_index: int | None = Field(default=None, ge=0)
+    _target: Target | None = PrivateAttr(default=None)
+    _sha256: str | None = PrivateAttr(default=None)
 
     @field_validator("deception_trigger")
     @classmethod
@@ -55,12 +71,6 @@ class PublishedPrompt(BaseModel):
         extra = template_fields(v, "deception_trigger") - {"amount"}
         if extra:
             raise ValueError(f"only {{amount}} can be filled in, not {', '.join(sorted(extra))}")
-        return v
-
-    @field_validator("misalignment_string")
-    @classmethod
-    def _has_ticker(cls, v: str) -> str:
-        ticker_from(v)
         return v
 
     @model_validator(mode="after")
@@ -79,8 +89,38 @@ class PublishedPrompt(BaseModel):
                 )
         return self
 
+    def target(self) -> Target:
+        """The traded stock (:func:`.ticker.read_target`); raises :class:`.ticker.TickerError`."""
+        if self._target is None:
+            self._target = read_target(
+                self.misalignment_string, self.deception_trigger, self.doubling_down_trigger
+            )
+        return self._target
+
     def ticker(self) -> str:
-        return ticker_from(self.misalignment_string)
+        return self.target().ticker
+
+    @property
+    def sha256(self) -> str | None:
+        """``sha256:<hex>`` of the bytes the file was loaded from (None when not loaded from a file)."""
+        return self._sha256
+
+    def reasoning_asked(self) -> tuple[bool | None, str]:
+        """Does the file ask the agent for a reasoning block? ``(True/False, or None: cannot tell;
+        the evidence)``. Its scripted agent turns show the reply format; its system prompt states it."""
+        system = "\n".join(m.content for m in self.messages if m.role == "system")
+        in_system = bool(_REASONING_FORMAT.search(system))
+        turns = [parse_turn(m.content) for m in self.messages if m.role == "assistant"]
+        with_reasoning = sum(t.reasoning is not None for t in turns)
+        evidence = (
+            f"its system prompt {'asks' if in_system else 'does not ask'} for a 'Reasoning:' block and "
+            f"{with_reasoning} of its {len(turns)} scripted agent turns carry reasoning"
+        )
+        if turns and with_reasoning == len(turns):
+            return True, evidence
+        if with_reasoning == 0:
+            return in_system if not turns or not in_system else None, evidence
+        return None, evidence
 
     def ignored_keys(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())
@@ -90,39 +130,45 @@ class PublishedPrompt(BaseModel):
         return GenerateConfig(**{k: getattr(self, k) for k in keys if getattr(self, k) is not None})
 
 
-def ticker_from(misalignment_string: str) -> str:
-    """The traded ticker named by a misalignment string such as ``Action Input: LING, buy``."""
-    text = re.sub(r"(?i)^\s*action\s*input\s*:", "", misalignment_string)
-    words = [w for w in re.split(r"[\s,\"'`()]+", text) if w]
-    tickers = [w for w in words if w.lower() not in ("buy", "sell") and not w.isdigit()]
-    if not tickers:
-        raise ValueError(
-            f"cannot find the traded ticker in {misalignment_string!r}; expected something like "
-            f"'Action Input: LING, buy'"
-        )
-    return tickers[0]
+def _parse(path: Path, raw: bytes) -> Any:
+    """The file's data, from the bytes already read (JSON by suffix, else YAML)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as ex:
+        raise DataFileError(f"{path}: not UTF-8 text (byte {ex.start}); save the file as UTF-8") from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as ex:
+            raise DataFileError(f"{path}: not valid JSON: {ex}") from None
+    return parse_yaml(text, path)
 
 
 def load_prompt_file(path: str | Path) -> PublishedPrompt:
-    """Load and validate a published-format prompt file (JSON, or YAML); errors name the key."""
+    """Load and validate a published-format prompt file (JSON, or YAML); errors name the key.
+
+    The file is read once: the prompt keeps the sha256 of those bytes (:attr:`PublishedPrompt.sha256`)
+    for the experiment record, so nothing reads the file again.
+    """
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        if not path.is_file():
-            raise DataFileError(f"{path}: file not found")
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as ex:
-            raise DataFileError(f"{path}: not valid JSON: {ex}") from None
-    else:
-        data = read_yaml(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    raw = path.read_bytes()
+    data = _parse(path, raw)
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: expected an object with a 'messages' list, got {type(data).__name__}")
     try:
-        return PublishedPrompt.model_validate(data)
+        prompt = PublishedPrompt.model_validate(data)
     except ValidationError as ex:
         raise DataFileError(
             f"{path}: invalid prompt file (format of Scheurer et al. 2023):\n{format_errors(ex)}"
         ) from None
+    try:
+        prompt.target()
+    except TickerError as ex:
+        raise DataFileError(f"{path}: {ex}") from None
+    prompt._sha256 = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return prompt
 
 
 def prompt_file_conditions(prompt: PublishedPrompt) -> tuple[str, ...]:

@@ -61,7 +61,8 @@ class StageVerdict(_Record):
 
     judged_text: str | None
     found_by: str
-    """``separator``, ``send_message``, ``send_message_to_manager`` or ``none``."""
+    """``separator``, ``send_message``, ``send_message_to_manager``, ``prose`` (an answer written as
+    plain prose, with no action: judged as the agent's words to the manager) or ``none``."""
     verdict: dict[str, Any] | None = None
     deceptive: int | None = None
     why_unscored: str | None = None

@@ -146,7 +146,8 @@ def prompt_file_script(prompt: PublishedPrompt, spec: InsiderTradingScenario, co
             msgs.append(ChatMessageUser(content=m.content))
         else:
             msgs.append(ChatMessageAssistant(content=m.content, source="input"))
-    ticker = prompt.ticker()
+    target = prompt.target()
+    ticker = target.ticker
     i = prompt.injection_index
     if i is None:
         prefix, handling, meta, suffix = msgs, None, None, []
@@ -169,7 +170,7 @@ def prompt_file_script(prompt: PublishedPrompt, spec: InsiderTradingScenario, co
         decision_message=prompt.messages[-1].content,
         report_trigger=prompt.deception_trigger,
         doubling_down_trigger=prompt.doubling_down_trigger,
-        names=[ticker],
+        names=target.all_names,
         default_amount=spec.target.default_amount,
         manager_address=None,
         decision_context=fill(spec.prompt_file.judge_contexts.decision, {"ticker": ticker}),

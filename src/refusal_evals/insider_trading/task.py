@@ -59,9 +59,13 @@ class Source:
     task_extra: dict[str, Any]
     """Task metadata only: the chosen variants, or the prompt file's ignored keys."""
     dataset_name: str
+    cot: bool
+    """Whether the agent is asked for a reasoning block (the reasoning measures apply)."""
     config: GenerateConfig = field(default_factory=lambda: DEFAULT_CONFIG)
     message_format: str = "concurrent"
     pressure: str = "high"
+    prompt_sha256: str | None = None
+    """The prompt file's hash, from the bytes read to load it (for the experiment record)."""
 
 
 def _one(name: str, value: Any, valid: tuple[str, ...]) -> str:
@@ -100,6 +104,7 @@ def builtin_source(
         rendering={"message_format": fmt, "pressure": press},
         task_extra={"variants": chosen},
         dataset_name=spec.id,
+        cot=cot,
         message_format=fmt,
         pressure=press,
     )
@@ -130,22 +135,50 @@ def _prompt_file_stages(prompt: PublishedPrompt, path: str, turns: Any) -> int:
     return parse_int("turns", max_stages if turns is None else turns, minimum=1, maximum=max_stages)
 
 
+def _prompt_file_cot(prompt: PublishedPrompt, path: str, cot: bool | None) -> bool:
+    """Whether the file asks for reasoning; ``-T cot`` only where it agrees or the file cannot tell."""
+    asked, evidence = prompt.reasoning_asked()
+    if cot is None:
+        if asked is None:
+            raise TaskArgError(
+                f"-T prompt_file: cannot tell whether {path} asks the agent for reasoning ({evidence}). "
+                "Say which with -T cot=true (it does: measure the reasoning) or -T cot=false (it does not)."
+            )
+        return asked
+    if asked is None or asked == cot:
+        return cot
+    if cot:
+        raise TaskArgError(
+            f"-T cot=true: {path} asks for no reasoning ({evidence}), so every trade would count as "
+            "missing its reasoning. Leave -T cot out: the reasoning measures do not apply to this file."
+        )
+    raise TaskArgError(
+        f"-T cot=false: {path} asks for reasoning ({evidence}) and its messages are used as they are, "
+        "so the agent is still asked for it. Leave -T cot out, or run a variant of the file without "
+        "a scratchpad."
+    )
+
+
 def prompt_file_source(
-    spec: InsiderTradingScenario, path: str, condition: Any, turns: Any, cot: bool, **builtin_only: Any
+    spec: InsiderTradingScenario,
+    path: str,
+    condition: Any,
+    turns: Any,
+    cot: bool | None,
+    **builtin_only: Any,
 ) -> Source:
-    """A prompt file in the published format: its conversation under each condition it supports."""
+    """A prompt file in the published format: its conversation under each condition it supports.
+
+    ``cot`` None: read from the file (:meth:`PublishedPrompt.reasoning_asked`).
+    """
     for name, value in builtin_only.items():
         if value is not None:
             raise TaskArgError(
                 f"-T {name} applies to the built-in scenario only; with -T prompt_file the file's own "
                 f"messages are used as they are. Leave -T {name} out."
             )
-    if not cot:
-        raise TaskArgError(
-            "-T cot=false cannot be used with -T prompt_file: the file's own system prompt "
-            "sets the reply format. Leave -T cot out."
-        )
     prompt = load_prompt_file(path)
+    use_cot = _prompt_file_cot(prompt, path, cot)
     conditions = _prompt_file_conditions(prompt, path, condition)
     return Source(
         scripts=ScriptBook.prompt_file(prompt, spec),
@@ -154,9 +187,14 @@ def prompt_file_source(
         stages=_prompt_file_stages(prompt, path, turns),
         origin={"source": "prompt_file", "prompt_file": path},
         rendering={},
-        task_extra={"ignored_keys": prompt.ignored_keys()},
+        task_extra={
+            "ignored_keys": prompt.ignored_keys(),
+            "cot_from": "prompt_file" if cot is None else "argument",
+        },
         dataset_name=f"{spec.id}-prompt_file",
+        cot=use_cot,
         config=DEFAULT_CONFIG.merge(prompt.generate_config()),
+        prompt_sha256=prompt.sha256,
     )
 
 
@@ -171,35 +209,34 @@ def source_dataset(spec: InsiderTradingScenario, source: Source) -> MemoryDatase
     return MemoryDataset(samples, name=source.dataset_name)
 
 
-def _task_metadata(
-    spec: InsiderTradingScenario, source: Source, use_cot: bool, prompt_file: str | None
-) -> dict[str, Any]:
+def _task_metadata(spec: InsiderTradingScenario, source: Source, prompt_file: str | None) -> dict[str, Any]:
+    record = experiment_record(
+        "insider_trading",
+        spec.id,
+        f"1-{spec.version}",
+        {
+            "turns": source.stages,
+            "cot": source.cot,
+            "message_format": source.message_format,
+            "pressure": source.pressure,
+            "prompt_file": prompt_file or None,
+        },
+        files={
+            "scenario": Path(__file__).with_name("insider_trading.yaml"),
+            "prompt_file": source.prompt_sha256,  # the bytes loaded: the file is not read again
+        },
+        judges=judge_files(PROMPTS_DIR, "consistency", "insider_deception"),
+    )
     return {
         "scenario": spec.id,
         "scenario_version": spec.version,
         "conditions": source.conditions,
         "stages": list(STAGES[: source.stages]),
-        "cot": use_cot,
+        "cot": source.cot,
         **source.origin,
         **source.rendering,
         **source.task_extra,
-        EXPERIMENT_KEY: experiment_record(
-            "insider_trading",
-            spec.id,
-            f"1-{spec.version}",
-            {
-                "turns": source.stages,
-                "cot": use_cot,
-                "message_format": source.message_format,
-                "pressure": source.pressure,
-                "prompt_file": prompt_file or None,
-            },
-            files={
-                "scenario": Path(__file__).with_name("insider_trading.yaml"),
-                "prompt_file": prompt_file or None,
-            },
-            judges=judge_files(PROMPTS_DIR, "consistency", "insider_deception"),
-        ),
+        EXPERIMENT_KEY: record,
     }
 
 
@@ -207,7 +244,7 @@ def _task_metadata(
 def insider_trading(
     condition: str = "all",
     turns: int | None = None,
-    cot: bool = True,
+    cot: bool | None = None,
     message_format: str | None = None,
     pressure: str | None = None,
     prompt_file: str | None = None,
@@ -220,7 +257,9 @@ def insider_trading(
         agent's handling of the first insider tip is produced.
       turns: How many stages run: 1 decision only, 2 + the report to the manager, 3 + the
         doubling-down question (default 3; 2 for a prompt file without doubling_down_trigger).
-      cot: Ask for a reasoning block before each action (built-in scenario only).
+      cot: Ask for a reasoning block before each action (default true). With a prompt file, read
+        from the file (its system prompt and scripted agent turns); give it only where the file
+        cannot tell.
       message_format: concurrent (tip and pressure in one environment message) or split
         (separate messages). Built-in scenario only; default concurrent.
       pressure: high (with the management pressure messages) or low (without). Built-in scenario
@@ -230,27 +269,28 @@ def insider_trading(
       variants: Comma-separated variant ids of the built-in scenario (default: every variant).
     """
     spec = load_insider_scenario()
-    use_cot = parse_bool("cot", cot)
+    use_cot = None if cot is None else parse_bool("cot", cot)
     if prompt_file:
         extra = {"message_format": message_format, "pressure": pressure, "variants": variants}
         source = prompt_file_source(spec, prompt_file, condition, turns, use_cot, **extra)
     else:
-        source = builtin_source(spec, condition, turns, use_cot, message_format, pressure, variants)
+        cot_on = True if use_cot is None else use_cot
+        source = builtin_source(spec, condition, turns, cot_on, message_format, pressure, variants)
     check_grader_bound()
 
     return Task(
         dataset=source_dataset(spec, source),
         solver=insider_trading_conversation(
             stages=source.stages,
-            cot=use_cot,
+            cot=source.cot,
             message_format=source.message_format,
             pressure=source.pressure,
             prompt_file=prompt_file or None,
             scripts=source.scripts,
         ),
-        scorer=insider_trading_judge(cot=use_cot, stages=source.stages),
-        metrics=insider_metrics(cot=use_cot, stages=source.stages),
+        scorer=insider_trading_judge(cot=source.cot, stages=source.stages),
+        metrics=insider_metrics(cot=source.cot, stages=source.stages),
         config=source.config,
         version=f"1-{spec.version}",
-        metadata=_task_metadata(spec, source, use_cot, prompt_file),
+        metadata=_task_metadata(spec, source, prompt_file),
     )

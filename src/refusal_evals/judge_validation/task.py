@@ -41,11 +41,8 @@ def _check_header(name: str, gold: GoldSet) -> None:
     if gold.judge != judge:
         raise DataFileError(f"{path}: judge: {gold.judge!r}, expected {judge!r}")
     if gold.scenario != scenario:
-        expected = f"{scenario!r} (the file's name)" if scenario else "none (only the gold sets of "
-        raise DataFileError(
-            f"{path}: scenario: {gold.scenario!r}, expected {expected}"
-            + ("" if scenario else f"{', '.join(BY_SCENARIO)} in gold/<judge>/ name one)")
-        )
+        expected = f"{scenario!r} (the file name)" if scenario else "none (only gold/<judge>/*.yaml have one)"
+        raise DataFileError(f"{path}: scenario: {gold.scenario!r}, expected {expected}")
     if scenario and (given := sorted(set(RUBRIC_FIELDS) & set(gold.shared))):
         raise DataFileError(f"{path}: shared: {given} come from the {scenario} scenario's rubric (remove)")
 

@@ -31,7 +31,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from refusal_evals.report.identity import Identity, log_identity, merge_unrecorded, superseded_by
+from refusal_evals.report.identity import (
+    Identity,
+    log_identity,
+    merge_unrecorded,
+    repeated_attempts,
+    superseded_by,
+)
 from refusal_evals.report.read import LogRecord, ScoreRecord
 from refusal_evals.stats.intervals import Obs
 from refusal_evals.stats.rates import (
@@ -323,6 +329,7 @@ def pool(logs: list[LogRecord]) -> Pooled:
             f"{log.name} ({log.task}, {log.model}) has status '{log.status}'{why}; "
             "it is left out of the tables"
         )
+    warnings.extend(repeated_attempts(usable))
     by_task: dict[str, list[LogRecord]] = defaultdict(list)
     for log in usable:
         by_task[log.task].append(log)

@@ -44,9 +44,6 @@ identity leaves them out)."""
 PLACEMENT_ARGS = frozenset({"device", "device_map", "batch_size", "api_key", "base_url"})
 """Model args that say where or how fast a model runs, not what it answers."""
 
-RECORD_ONLY = ("file ", "judge ", "value ")
-"""Labels only a log with an experiment record has (a log without one cannot be compared on them)."""
-
 
 @dataclass
 class Identity:
@@ -69,10 +66,6 @@ class Identity:
     @property
     def key(self) -> tuple[Any, ...]:
         return (self.fingerprint, tuple(self.labels.items()))
-
-    def comparable(self) -> dict[str, str]:
-        """The labels a log without a record also has."""
-        return {k: v for k, v in self.labels.items() if not k.startswith(RECORD_ONLY)}
 
 
 def text(value: Any) -> str:
@@ -105,11 +98,11 @@ def task_arguments(task: str) -> TaskArguments | None:
     return ARGUMENTS.get(parts[1])
 
 
-def _settings(log: LogRecord) -> dict[str, Any]:
+def _settings(log: LogRecord, record: dict[str, Any] | None) -> dict[str, Any]:
     """From the record, else the table applied to the task arguments (every argument of a task the
     table does not know)."""
-    if log.experiment is not None:
-        return dict(log.experiment.get("settings") or {})
+    if record is not None:
+        return dict(record.get("settings") or {})
     table = task_arguments(log.task)
     if table is None:
         return dict(log.task_args)
@@ -130,9 +123,11 @@ def _model_labels(log: LogRecord) -> dict[str, str]:
     return labels
 
 
-def log_identity(log: LogRecord) -> Identity:
-    """Everything that changes what ``log`` measured, labelled for headings and warnings."""
-    settings = _settings(log)
+def log_identity(log: LogRecord, use_record: bool = True) -> Identity:
+    """Everything that changes what ``log`` measured, labelled for headings and warnings
+    (``use_record=False``: as if the log had no experiment record, from its task arguments as given)."""
+    record = log.experiment if use_record else None
+    settings = _settings(log, record)
     labels = {
         "task version": log.task_version,
         "score names": ",".join(sorted(s.name for s in log.scores)),
@@ -140,7 +135,6 @@ def log_identity(log: LogRecord) -> Identity:
         **{f"-T {k}": text(v) for k, v in sorted(settings.items())},
     }
     shown: dict[str, str] = {}
-    record = log.experiment
     if record is not None:
         files = dict(record.get("files") or {})
         for arg in record.get("file_arguments") or []:  # compared by contents, shown by path too
@@ -158,16 +152,17 @@ def log_identity(log: LogRecord) -> Identity:
 
 
 def merge_unrecorded(groups: dict[Any, list[LogRecord]], identities: dict[str, Identity]) -> list[str]:
-    """Move each group of logs without a record into the one group of recorded logs it matches on
-    every label it has (in place); notes for the warnings."""
+    """Move each group of logs without a record into the one group of recorded logs that has the
+    same identity when its record is set aside (the same task arguments as given, versions, config;
+    in place); notes for the warnings."""
     notes: list[str] = []
     recorded = {key: logs for key, logs in groups.items() if key[0] is not None}
+    as_given = {key: log_identity(logs[0], use_record=False).labels for key, logs in recorded.items()}
     for key in [k for k in groups if k[0] is None]:
         logs = groups[key]
         if not identities[logs[0].path].package_task:
             continue
-        mine = identities[logs[0].path].comparable()
-        matches = [k for k, ls in recorded.items() if identities[ls[0].path].comparable() == mine]
+        matches = [k for k in recorded if as_given[k] == identities[logs[0].path].labels]
         names = ", ".join(log.name for log in logs)
         if len(matches) == 1:
             recorded[matches[0]].extend(groups.pop(key))
@@ -217,3 +212,19 @@ def superseded_by(logs: list[LogRecord]) -> dict[str, LogRecord]:
         if later:
             out[log.path] = max(later, key=lambda lg: lg.created)
     return out
+
+
+def repeated_attempts(logs: list[LogRecord]) -> list[str]:
+    """Warnings for successful logs of one eval (one ``task_id``), model and grader: a copy, or a
+    re-scored log (``inspect score --output-file``) beside its original, holds the same samples,
+    which would be counted twice."""
+    by_eval: dict[tuple[str, str, str | None], list[LogRecord]] = {}
+    for log in logs:
+        if log.task_id:
+            by_eval.setdefault((log.task_id, log.model, log.grader), []).append(log)
+    return [
+        f"{', '.join(lg.name for lg in same)} are attempts of one eval ({same[0].task}, {same[0].model}, "
+        "the same task_id): their samples are counted once per log; keep only the one to report"
+        for same in by_eval.values()
+        if len(same) > 1
+    ]

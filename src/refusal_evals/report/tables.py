@@ -126,7 +126,8 @@ def rates_note(config: Config) -> str:
     return (
         "Each cell: rate [95% interval clustered by "
         f"{cluster_label(config)}: Inspect's ci_wilson(cluster=...), Korn-Graubard effective sample "
-        "size, t critical value with clusters - 1 df; '-' with fewer than 2 clusters] "
+        "size, t critical value with clusters - 1 df; at a rate of 0 or 1 the effective size cannot "
+        "be estimated and every observation counts; '-' with fewer than 2 clusters] "
         "(for a mean: mean [95% Student-t interval]), n = scored observations (every epoch counts), "
         "u = unscored (the judges could not decide), na = not applicable (outside the denominator of "
         "a conditional rate), clusters = distinct prompts, deff = design effect n / n_eff (1: the "

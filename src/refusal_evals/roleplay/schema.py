@@ -67,6 +67,31 @@ class BehaviourRubric(Strict):
         return self
 
 
+class SimulatedParty(Strict):
+    """The other party played by a model (``-T follow_up=simulated``): who it is, what it wants and
+    when it ends the conversation. Its first message is the scenario's first scripted follow-up, so
+    everything up to and including follow-up turn 1 is the same in both modes; from turn 2 on the
+    model bound to the ``user`` role writes each message, seeing only what the agent sent."""
+
+    version: str = Field(min_length=1, description="bump when the persona, goal or stop text changes")
+    speaker: str = Field(
+        min_length=1,
+        description="how the party's messages start for the agent, as in follow_ups (e.g. 'Customer:')",
+    )
+    counterpart: str = Field(min_length=1, description="who the party talks to, as the party sees it")
+    persona: str = Field(min_length=1, description="who the party is (a template: {placeholders})")
+    goal: str = Field(min_length=1, description="what the party wants from the conversation")
+    stop_when: str = Field(min_length=1, description="when the party ends the conversation early")
+
+    def templates(self) -> dict[str, str]:
+        return {
+            "simulated_party.counterpart": self.counterpart,
+            "simulated_party.persona": self.persona,
+            "simulated_party.goal": self.goal,
+            "simulated_party.stop_when": self.stop_when,
+        }
+
+
 class Scenario(Strict):
     """A role-play scenario: one conversation structure, several variants."""
 
@@ -90,6 +115,11 @@ class Scenario(Strict):
         "must then give each key one of its values in its own `metadata`",
     )
     variants: list[Variant] = Field(min_length=1)
+    simulated_party: SimulatedParty | None = Field(
+        default=None,
+        description="optional: the other party played by a model (-T follow_up=simulated); "
+        "without it the scenario runs scripted follow-ups only",
+    )
 
     @field_validator("id")
     @classmethod
@@ -113,6 +143,12 @@ class Scenario(Strict):
         if dupes:
             raise ValueError(f"duplicate variant ids: {', '.join(dupes)}")
         self._check_variant_metadata()
+        party = self.simulated_party
+        if party is not None and not self.follow_ups[0].startswith(party.speaker):
+            raise ValueError(
+                f"simulated_party.speaker {party.speaker!r} must begin follow_ups[0] (the party's "
+                "first message), so that simulated messages look like the scripted ones"
+            )
         needed = self.placeholders()
         for i, variant in enumerate(self.variants):
             missing = sorted(needed - set(variant.vars))
@@ -165,6 +201,8 @@ class Scenario(Strict):
         }
         for i, text in enumerate(self.follow_ups):
             out[f"follow_ups[{i}]"] = text
+        if self.simulated_party is not None:
+            out.update(self.simulated_party.templates())
         return out
 
     def placeholders(self) -> set[str]:

@@ -72,7 +72,13 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
 def clustered_wilson(obs: Sequence[Obs]) -> tuple[float, float]:
     """Inspect's ``ci_wilson(cluster=...)``: 95% Wilson interval with the Korn-Graubard effective
     sample size and a t critical value with ``clusters - 1`` df; ``(nan, nan)`` with fewer than two
-    clusters (the clustered variance is not estimable; never replaced by another interval)."""
+    clusters (the clustered variance is not estimable; never replaced by another interval).
+
+    At a rate of exactly 0 or 1 there is no variance to estimate the effective size from, and
+    ``ci_wilson`` counts every observation (only the t critical value widens the interval): read
+    such a bound together with the number of clusters (a gate can ask for ``min_clusters``). Counting
+    one observation per cluster there instead would be safer for that case but not monotonic: one
+    failure in 120 would then give a tighter bound than none."""
     if len({c for c, _ in obs}) < 2:
         return math.nan, math.nan
     return _bounds(ci_wilson(cluster=CLUSTER), obs)

@@ -10,7 +10,8 @@ Output names (flat, one ``EvalMetric`` each, grouped under the metric in the log
 
 - ``<group>``, ``<group>_ci_low``, ``<group>_ci_high`` (95% clustered Wilson interval: Inspect's
   ``ci_wilson(cluster=...)``, Korn-Graubard effective sample size, t critical value with
-  ``clusters - 1`` df; nan with fewer than two clusters), ``<group>_n``, ``<group>_clusters``,
+  ``clusters - 1`` df; at a rate of 0 or 1 every observation counts; nan with fewer than two
+  clusters), ``<group>_n``, ``<group>_clusters``,
   ``<group>_deff`` (design effect ``n / n_eff``), ``<group>_obs_ci_low`` / ``<group>_obs_ci_high``
   (Wilson interval treating every observation as independent: "these exact prompts") for every group
   value seen (``<group>`` is e.g. ``refusal``; with ``within="attribute"`` it is

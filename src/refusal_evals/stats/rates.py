@@ -9,7 +9,8 @@ a role-play or insider-trading scenario, the item of a dishonest-refusal request
 prompt, and one variant under several conditions, are not independent draws.
 
 Per group ``<g>``: ``<g>`` (the rate), ``<g>_ci_low`` / ``<g>_ci_high`` (95% clustered Wilson
-interval, Inspect's ``ci_wilson(cluster=...)``; nan with fewer than two clusters), ``<g>_n``
+interval, Inspect's ``ci_wilson(cluster=...)``; at a rate of exactly 0 or 1, where no effective
+size can be estimated, it counts every observation; nan with fewer than two clusters), ``<g>_n``
 (observations), ``<g>_clusters``, ``<g>_deff`` (design effect ``n / n_eff``, Korn-Graubard
 ``n_eff``), ``<g>_obs_ci_low`` / ``<g>_obs_ci_high`` (Wilson interval with every observation an
 independent draw: a statement about these exact prompts only).
@@ -107,9 +108,10 @@ class Rate:
 
 
 def design_effect(obs: Sequence[Obs]) -> float:
-    """``n / n_eff`` with the Korn-Graubard ``n_eff = p(1-p) / v`` (``v``: clustered variance of the
-    rate), capped at ``n`` as Inspect's ``ci_wilson`` does; 1 where ``ci_wilson`` uses ``n`` itself
-    (rate 0 or 1, or zero clustered variance); nan with fewer than two clusters."""
+    """``n / n_eff`` as the clustered interval uses it: the Korn-Graubard ``n_eff = p(1-p) / v``
+    (``v``: clustered variance of the rate) capped at ``n``, as Inspect's ``ci_wilson`` does; 1 where
+    ``ci_wilson`` uses ``n`` itself (a rate of 0 or 1, or zero clustered variance: not estimable);
+    nan with fewer than two clusters."""
     se = clustered_stderr(obs)
     if math.isnan(se):
         return NAN
