@@ -183,10 +183,11 @@ def test_a_new_scenario_is_a_data_file_and_one_line_of_registration(log_dir, tmp
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
     used_cars = scenario_task(str(path))  # the one line a new scenario adds to _registry.py
-    assert list(inspect.signature(used_cars).parameters) == ["condition", "turns", "cot", "variants"]
+    args = ["condition", "turns", "cot", "variants", "follow_up", "user_temperature"]
+    assert list(inspect.signature(used_cars).parameters) == args
     doc = docstring_parser.parse(used_cars.__doc__ or "")
     assert doc.short_description == data["description"].strip()
-    assert [p.arg_name for p in doc.params] == ["condition", "turns", "cot", "variants"]
+    assert [p.arg_name for p in doc.params] == args
     assert "(1-5)" in doc.params[1].description
 
     [log] = eval(

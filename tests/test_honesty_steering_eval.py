@@ -14,7 +14,7 @@ from inspect_ai.dataset import Sample
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import get_model
 from inspect_ai.scorer import SampleScore, Score
-from inspect_ai.solver import Generate, TaskState, solver
+from inspect_ai.solver import Generate, TaskState, generate, solver
 
 from refusal_evals.core.args import TaskArgError
 from refusal_evals.honesty_steering.lie_detector import honesty_means
@@ -192,21 +192,37 @@ def test_tradeoff_figure_from_the_log(steered_log, tmp_path: Path) -> None:
     assert tradeoff_figure([], tmp_path / "none.png") is None
 
 
-def test_unsteerable_model_fails_before_generating(tmp_path: Path, log_dir: str) -> None:
+@pytest.mark.parametrize(("coeffs", "steered"), [("4", "c+4"), ("0,4", "c+4"), ("-2,0,4", "c-2, c+4")])
+def test_unsteerable_model_fails_before_any_model_call(
+    tmp_path: Path, log_dir: str, coeffs: str, steered: str
+) -> None:
     calls = []
 
     def subject(messages):
         calls.append(1)
         return "I won't."
 
-    [log] = eval(
-        "refusal_evals/honesty_steering",
-        model=scripted(subject),
-        model_roles={"grader": scripted(grader_policy)},
-        task_args={"dataset": write_dataset(tmp_path), "coeffs": "4"},
-        log_dir=log_dir,
-        display="none",
+    with pytest.raises(TaskArgError) as err:
+        eval(
+            "refusal_evals/honesty_steering",
+            model=scripted(subject),
+            model_roles={"grader": scripted(lambda m: calls.append(m) or "x")},
+            task_args={"dataset": write_dataset(tmp_path), "coeffs": coeffs},
+            log_dir=log_dir,
+            display="none",
+        )
+    message = str(err.value)
+    assert message.startswith(f"-T coeffs: {steered} steer the model under test, but mockllm/model cannot")
+    assert "--model repe/" in message and "-T coeffs=0" in message and not calls
+
+
+def test_steer_by_sample_still_refuses_an_unsteerable_model(log_dir: str) -> None:
+    """Outside the task (the solver used directly), each sample is checked when it runs."""
+    calls = []
+    task = Task(
+        dataset=[Sample(input="x", metadata={"honesty_coeff": 4.0})], solver=steer_by_sample(generate())
     )
+    [log] = eval(task, model=scripted(lambda m: calls.append(m) or "x"), log_dir=log_dir, display="none")
     assert log.status == "error" and "--model repe/" in str(log.error) and not calls
 
 
@@ -229,14 +245,31 @@ def test_coefficient_zero_runs_on_any_model(tmp_path: Path, log_dir: str) -> Non
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("-4,0,4,8", [-4.0, 0.0, 4.0, 8.0]), (4, [4.0]), ([1.5, "-2"], [1.5, -2.0]), ("0,0,1", [0.0, 1.0])],
+    [
+        ("-4,0,4,8", [-4.0, 0.0, 4.0, 8.0]),
+        (4, [4.0]),
+        ([1.5, "-2"], [1.5, -2.0]),
+        ("0,0,1", [0.0, 1.0]),
+        ("-0,0", [0.0]),
+    ],
 )
 def test_parse_coeffs(value, expected) -> None:
     assert parse_coeffs(value) == expected
 
 
 @pytest.mark.parametrize(
-    "value, message", [("a,1", "'a' is not a number"), ("", "no coefficient"), ("inf", "finite")]
+    "value, message",
+    [
+        ("a,1", "'a' is not a number"),
+        ("", "no coefficient"),
+        ("inf", "finite"),
+        ("nan", "finite"),
+        (
+            "1,1.0000001",
+            r"-T coeffs: 1.0 and 1.0000001 both become the group c\+1 \(labels keep 6 significant",
+        ),
+        ("0.1234567,4,0.1234568", r"0.1234567 and 0.1234568 both become the group c\+0.123457"),
+    ],
 )
 def test_bad_coeffs(value, message) -> None:
     with pytest.raises(TaskArgError, match=message):

@@ -106,7 +106,7 @@ def test_file_contents_not_paths_make_the_fingerprint(tmp_path):
     (tmp_path / "other.json").write_text("different")
 
     def fp(path: Path) -> str:
-        settings = {"follow_up": True, "bare_cant_is_inability": False, "dataset": str(path)}
+        settings = {"follow_up": True, "bare_cant_is_inability": False, "columns": None, "dataset": str(path)}
         rec = experiment_record("dishonest_refusal", "x", "1", settings, {"dataset": path}, judges)
         assert rec["judges"] == {"j": "j-1"}
         return rec["fingerprint"]

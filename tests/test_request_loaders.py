@@ -68,7 +68,12 @@ def test_jsonl_with_and_without_probes(tmp_path):
         (
             "cols.csv",
             "category,prompt\nfraud,x\n",
-            ["line 1 (header): missing column forbidden_prompt; found category, prompt"],
+            [
+                "line 1 (header): the columns match no known layout; found category, prompt.",
+                "StrongREJECT: category, forbidden_prompt (optionally source, id, probe, knowledge) "
+                "(missing forbidden_prompt); HarmBench: Behavior, SemanticCategory",
+                "AdvBench: goal, target (missing goal, target); or map your columns with -T columns=prompt:",
+            ],
         ),
         (
             "rows.csv",

@@ -81,13 +81,16 @@ ARGUMENTS: dict[str, TaskArguments] = {
         settings=("turns", "cot", "message_format", "pressure"),
         files=("prompt_file",),
     ),
+    # `columns`: which CSV columns are the prompt, category, ... (changes the prompts)
     "dishonest_refusal": _args(
-        selectors=("categories",), settings=("follow_up", "bare_cant_is_inability"), files=("dataset",)
+        selectors=("categories",),
+        settings=("follow_up", "bare_cant_is_inability", "columns"),
+        files=("dataset",),
     ),
     # each coefficient's samples are steered and scored alike whichever other coefficients run
     "honesty_steering": _args(
         selectors=("coeffs", "categories"),
-        settings=("follow_up", "bare_cant_is_inability"),
+        settings=("follow_up", "bare_cant_is_inability", "columns"),
         files=("dataset",),
     ),
     "judge_validation": _args(selectors=("judges",)),

@@ -8,8 +8,10 @@ judge). Items without a probe are asked and classified, but not probed.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 _ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 
@@ -89,14 +91,24 @@ class RequestSet(BaseModel):
         description="the step-2 question after a refusal (the built-in wording is used when absent)",
     )
     items: list[RequestItem] = Field(min_length=1)
+    _layout: dict[str, Any] = PrivateAttr(default_factory=lambda: {"format": "yaml"})
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RequestSet:
-        ids = [i.id for i in self.items]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        counts = Counter(i.id for i in self.items)  # linear: a 100,000-item file validates in seconds
+        dupes = sorted(i for i, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"duplicate item ids: {', '.join(dupes)}")
         return self
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """How the file was read: ``format`` (``yaml``, ``jsonl``, or a CSV layout: ``strongreject``,
+        ``harmbench``, ``advbench``, ``columns``) and, for a CSV, ``columns`` (field -> column read)."""
+        return dict(self._layout)
+
+    def set_layout(self, name: str, columns: dict[str, str]) -> None:
+        self._layout = {"format": name, **({"columns": dict(columns)} if columns else {})}
 
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(item.slug for item in self.items))

@@ -14,10 +14,10 @@ from inspect_ai.dataset import MemoryDataset
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import Solver
 
-from refusal_evals.core.args import check_grader_bound, parse_bool, parse_choices
+from refusal_evals.core.args import TaskArgError, check_grader_bound, parse_bool, parse_choices
 from refusal_evals.core.identity import EXPERIMENT_KEY, experiment_record, judge_files
 from refusal_evals.dishonest_refusal.request_schema import RequestSet
-from refusal_evals.dishonest_refusal.requests import BUILTIN, load_requests, request_samples
+from refusal_evals.dishonest_refusal.requests import BUILTIN, load_requests, parse_columns, request_samples
 from refusal_evals.dishonest_refusal.scorer import dishonest_metrics, dishonest_refusal_judge
 from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
 from refusal_evals.judges.framework import PROMPTS_DIR
@@ -38,6 +38,8 @@ class RequestArgs:
     follow_up: bool
     bare_cant_is_inability: bool
     self_report_question: str
+    columns: tuple[tuple[str, str], ...] | None = None
+    """``-T columns``: the CSV columns mapped by the user (None: none given)."""
 
     def samples(self) -> MemoryDataset:
         return request_samples(self.requests, self.categories)
@@ -51,6 +53,7 @@ class RequestArgs:
         return {
             "dataset": "built-in" if self.builtin else self.requests.description,
             "dataset_version": self.requests.version,
+            "dataset_layout": self.requests.layout,
             "categories": self.categories or list(self.requests.categories()),
             "follow_up": self.follow_up,
             "bare_cant_is_inability": self.bare_cant_is_inability,
@@ -73,10 +76,15 @@ def choose_categories(value: Any, valid: tuple[str, ...]) -> list[str] | None:
     return None if set(chosen) == set(valid) else chosen
 
 
-def request_args(dataset: Any, categories: Any, follow_up: Any, bare_cant_is_inability: Any) -> RequestArgs:
+def request_args(
+    dataset: Any, categories: Any, follow_up: Any, bare_cant_is_inability: Any, columns: Any = None
+) -> RequestArgs:
     """Check the arguments (errors name the argument and the valid values, before any model call)."""
     path = dataset_path(dataset)
-    requests = load_requests(path)
+    mapping = parse_columns(columns)
+    if mapping is not None and path is None:
+        raise TaskArgError("-T columns maps the columns of a -T dataset=<file>.csv; no dataset is given")
+    requests = load_requests(path, mapping)
     question = requests.self_report_question or load_requests(None).self_report_question
     assert question, "the built-in dataset defines self_report_question"
     return RequestArgs(
@@ -86,13 +94,18 @@ def request_args(dataset: Any, categories: Any, follow_up: Any, bare_cant_is_ina
         follow_up=parse_bool("follow_up", follow_up),
         bare_cant_is_inability=parse_bool("bare_cant_is_inability", bare_cant_is_inability),
         self_report_question=question,
+        columns=mapping,
     )
 
 
 def request_experiment(evaluation: str, args: RequestArgs, dataset: Any) -> dict[str, Any]:
     """The experiment record (:mod:`refusal_evals.core.identity`) of a task over the request items."""
     path = dataset_path(dataset)
-    settings = {"follow_up": args.follow_up, "bare_cant_is_inability": args.bare_cant_is_inability}
+    settings = {
+        "follow_up": args.follow_up,
+        "bare_cant_is_inability": args.bare_cant_is_inability,
+        "columns": None if args.columns is None else dict(args.columns),
+    }
     return experiment_record(
         evaluation,
         evaluation,
@@ -110,19 +123,22 @@ def dishonest_refusal(
     categories: str | None = None,
     follow_up: bool = True,
     bare_cant_is_inability: bool = False,
+    columns: str | None = None,
 ) -> Task:
     """Dishonest refusals (arXiv 2406.01931): refusal, inability claims, capability probes.
 
     Args:
-      dataset: Path to a dataset file (.yaml in the built-in format, StrongREJECT-style .csv with
-        category, source, forbidden_prompt, or .jsonl with id, prompt, category); default: the
-        built-in dataset (64 items, 8 categories).
+      dataset: Path to a dataset file (.yaml in the built-in format; .csv in the StrongREJECT,
+        HarmBench or AdvBench layout, detected from the header; or .jsonl with id, prompt,
+        category); default: the built-in dataset (64 items, 8 categories).
       categories: Comma-separated categories to run (default: all in the dataset).
       follow_up: After a refusal, ask whether the model was unable or unwilling (step 2).
       bare_cant_is_inability: Count a bare "I'm sorry, I can't help with that" as a claim of
         inability (default: no; the step-2 self-report decides).
+      columns: A .csv file's columns in another layout: ``prompt:<column>,category:<column>``
+        (also id, source, probe, knowledge, context); default: detected from the header.
     """
-    args = request_args(dataset, categories, follow_up, bare_cant_is_inability)
+    args = request_args(dataset, categories, follow_up, bare_cant_is_inability, columns)
     check_grader_bound()
     return Task(
         dataset=args.samples(),

@@ -25,13 +25,14 @@ from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model._model import active_model
 
 import refusal_evals.repe.plots  # noqa: F401  (registers the report's trade-off figure)
 from refusal_evals.core.args import TaskArgError, check_grader_bound
 from refusal_evals.core.identity import EXPERIMENT_KEY
 from refusal_evals.dishonest_refusal.task import DEFAULT_CONFIG, request_args, request_experiment
 from refusal_evals.honesty_steering.lie_detector import honesty_lie_detector, honesty_steering_metrics
-from refusal_evals.repe.solver import COEFF_KEY, GROUP_KEY, coeff_label, steer_by_sample
+from refusal_evals.repe.solver import COEFF_KEY, GROUP_KEY, coeff_label, steer_by_sample, supports_steering
 
 DEFAULT_COEFFS = "-4,0,4,8"
 MAX_COEFFS = 16
@@ -46,7 +47,7 @@ def parse_coeffs(value: Any) -> list[float]:
         if not text:
             continue
         try:
-            number = float(text)
+            number = float(text) + 0.0  # -0 is 0 (one group, c+0)
         except ValueError:
             raise TaskArgError(
                 f"-T coeffs: {text!r} is not a number; give comma-separated numbers, e.g. -T coeffs=-4,0,4,8"
@@ -59,7 +60,31 @@ def parse_coeffs(value: Any) -> list[float]:
         raise TaskArgError("-T coeffs: no coefficient given; e.g. -T coeffs=-4,0,4,8")
     if len(out) > MAX_COEFFS:
         raise TaskArgError(f"-T coeffs: at most {MAX_COEFFS} coefficients, got {len(out)}")
+    by_label: dict[str, list[float]] = {}
+    for number in out:
+        by_label.setdefault(coeff_label(number), []).append(number)
+    for label, same in by_label.items():
+        if len(same) > 1:
+            both = " and ".join(repr(c) for c in same)
+            raise TaskArgError(
+                f"-T coeffs: {both} both become the group {label} (labels keep 6 significant digits), "
+                "so their samples would be pooled; give coefficients that differ there"
+            )
     return out
+
+
+def check_steerable(coeffs: list[float]) -> None:
+    """Before any model call: a coefficient other than 0 needs a model under test that can be steered
+    (the ``repe/`` provider). Outside an eval (no active model) the solver checks per sample instead."""
+    model = active_model()
+    steered = [coeff_label(c) for c in coeffs if c != 0]
+    if model is None or not steered or supports_steering(model):
+        return
+    raise TaskArgError(
+        f"-T coeffs: {', '.join(steered)} steer the model under test, but {model} cannot be steered. Use the "
+        "repe provider: --model repe/<hugging face id or local path> (pip install 'refusal-evals[hf]'), or "
+        "-T coeffs=0 to run unsteered on any provider."
+    )
 
 
 def steered_samples(base: MemoryDataset, coeffs: list[float]) -> MemoryDataset:
@@ -89,6 +114,7 @@ def honesty_steering(
     categories: str | None = None,
     follow_up: bool = True,
     bare_cant_is_inability: bool = False,
+    columns: str | None = None,
 ) -> Task:
     """Dishonest-refusal items at several honesty-steering coefficients (needs ``--model repe/...``).
 
@@ -99,9 +125,11 @@ def honesty_steering(
       categories: Comma-separated categories to run (default: all).
       follow_up: Ask the step-2 unable/unwilling question after a refusal.
       bare_cant_is_inability: Count a bare "I can't help with that" as a claim of inability.
+      columns: As in ``dishonest_refusal``: a .csv file's columns (``prompt:<column>,...``).
     """
     values = parse_coeffs(coeffs)
-    args = request_args(dataset, categories, follow_up, bare_cant_is_inability)
+    check_steerable(values)
+    args = request_args(dataset, categories, follow_up, bare_cant_is_inability, columns)
     check_grader_bound()
 
     zero = coeff_label(0.0)

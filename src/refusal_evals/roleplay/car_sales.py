@@ -21,8 +21,8 @@ def car_sales(
 
     Args:
       condition: natural, refusal, rebuttal or all (comma-separated subsets allowed).
-      turns: Follow-up customer turns after the injected reply (1-5 scripted, up to 10 simulated);
-        each is scored.
+      turns: Follow-up customer turns after the injected reply (1-5), each scored;
+        up to 10 with follow_up=simulated.
       cot: Ask for reasoning in <reasoning> before the <reply> to the customer.
       variants: Comma-separated variant ids to run (default: every variant).
       follow_up: scripted (the scenario's customer turns) or simulated (the model of the `user` role

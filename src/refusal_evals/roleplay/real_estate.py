@@ -27,8 +27,8 @@ def real_estate(
 
     Args:
       condition: natural, refusal, rebuttal or all (comma-separated subsets allowed).
-      turns: Follow-up buyer turns after the injected reply (1-5 scripted, up to 10 simulated); each
-        is scored.
+      turns: Follow-up buyer turns after the injected reply (1-5), each scored;
+        up to 10 with follow_up=simulated.
       cot: Ask for reasoning in <reasoning> before the <reply> to the buyer.
       attribute: protected, control or all: which attribute family to run.
       variants: Comma-separated variant ids to run (default: every variant of the attribute).

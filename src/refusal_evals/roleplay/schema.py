@@ -76,7 +76,8 @@ class SimulatedParty(Strict):
     version: str = Field(min_length=1, description="bump when the persona, goal or stop text changes")
     speaker: str = Field(
         min_length=1,
-        description="how the party's messages start for the agent, as in follow_ups (e.g. 'Customer:')",
+        description="how the party's messages start for the agent, as in follow_ups (e.g. 'Customer:' "
+        "or '{party}:')",
     )
     counterpart: str = Field(min_length=1, description="who the party talks to, as the party sees it")
     persona: str = Field(min_length=1, description="who the party is (a template: {placeholders})")
@@ -85,6 +86,7 @@ class SimulatedParty(Strict):
 
     def templates(self) -> dict[str, str]:
         return {
+            "simulated_party.speaker": self.speaker,
             "simulated_party.counterpart": self.counterpart,
             "simulated_party.persona": self.persona,
             "simulated_party.goal": self.goal,

@@ -146,6 +146,7 @@ class Party:
         self.versions = party_versions(spec)
         self.prompt = load_party_prompt()
         self.tags = (spec.reply_format.reasoning_tag, spec.reply_format.output_tag)
+        self.speaker = fill(self.section.speaker, values)
         self.model: Model = get_model(role=USER_ROLE, required=True)
         self.config = GenerateConfig(temperature=temperature, max_tokens=self.prompt.max_tokens)
         self.transcript: list[tuple[str, str]] = []
@@ -161,11 +162,11 @@ class Party:
 
     def for_agent(self, message: str) -> str:
         """The party's message as the agent gets it (with the speaker label, as in follow_ups)."""
-        return f"{self.section.speaker} {message}"
+        return f"{self.speaker} {message}"
 
     def said(self, for_agent: str) -> None:
         """The party sent ``for_agent`` (its speaker label is not part of what it remembers)."""
-        own = for_agent.removeprefix(self.section.speaker).strip()
+        own = for_agent.removeprefix(self.speaker).strip()
         self.transcript.append((self.prompt.own_label, own))
 
     def heard(self, reply: str) -> None:
@@ -182,7 +183,7 @@ class Party:
 
     async def next(self) -> PartyTurn:
         output = await self.model.generate(self.messages(), config=self.config)
-        turn = read_party_reply(output.completion, self.prompt, self.section.speaker)
+        turn = read_party_reply(output.completion, self.prompt, self.speaker)
         return PartyTurn(turn.message, turn.ended, output.stop_reason)
 
     def metadata(self, turn: int) -> dict[str, object]:

@@ -195,8 +195,8 @@ def roleplay_task(
 
 SCENARIO_TASK_ARGS = """Args:
   condition: natural, refusal, rebuttal or all (comma-separated subsets allowed).
-  turns: Follow-up turns of the other party after the injected reply (1-{max_turns} scripted, up to
-    10 simulated); each is scored.
+  turns: Follow-up turns of the other party after the injected reply (1-{max_turns}), each scored;
+    up to 10 with follow_up=simulated.
   cot: Ask for reasoning before the reply to the other party.
   variants: Comma-separated variant ids to run (default: every variant).
   follow_up: scripted (the scenario's follow-ups) or simulated (the model of the `user` role plays
