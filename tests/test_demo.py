@@ -4,7 +4,7 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessag
 
 from refusal_evals.cli import main
 from refusal_evals.core.reasoning import extract
-from refusal_evals.demo import registered_tasks
+from refusal_evals.core.registry import registered_tasks
 from refusal_evals.demo.model import (
     CANDID_REASONING,
     COMPLIES,

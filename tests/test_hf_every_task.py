@@ -16,7 +16,7 @@ from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import GenerateConfig, get_model
 
-from refusal_evals.demo import registered_tasks
+from refusal_evals.core.registry import registered_tasks
 
 NEEDS_OTHER_PROVIDER = {"honesty_steering"}  # the repe/ provider: test_honesty_steering_eval.py
 

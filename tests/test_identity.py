@@ -17,7 +17,7 @@ from report_logs import car_sales_log, rewrite
 
 from refusal_evals.core.files import read_yaml
 from refusal_evals.core.identity import ARGUMENTS, EXPERIMENT_KEY, experiment_record, fingerprint
-from refusal_evals.demo import registered_tasks
+from refusal_evals.core.registry import registered_tasks
 from refusal_evals.report import pool, read_logs
 from refusal_evals.report.identity import task_arguments
 

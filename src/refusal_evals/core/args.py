@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import model_roles
 
-from refusal_evals.judges.framework import GRADER_ROLE
+from refusal_evals.core.errors import UserError
+
+GRADER_ROLE = "grader"
+"""Inspect model role of every judge (``--model-role grader=...``)."""
 
 
-class TaskArgError(PrerequisiteError, ValueError):
+class TaskArgError(UserError):
     """A task argument has a value the task cannot run with (Inspect prints only the message)."""
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from inspect_ai._util.error import PrerequisiteError
 from pydantic import BaseModel, ValidationError
 
+from refusal_evals.core.errors import UserError
 
-class DataFileError(PrerequisiteError, ValueError):  # Inspect prints only the message
+
+class DataFileError(UserError):  # Inspect prints only the message
     """A data file is missing, unparseable or does not match its schema."""
 
 

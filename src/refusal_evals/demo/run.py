@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from inspect_ai import eval as inspect_eval
-from inspect_ai.util import registry_info
 
+from refusal_evals.core.registry import registered_tasks
 from refusal_evals.demo.model import MODEL
 
 DEMO_TURNS = 2
@@ -28,21 +28,6 @@ class DemoResult:
     logs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     report: Any = None
-
-
-def registered_tasks() -> dict[str, Any]:
-    """Every task the package registers with Inspect (``refusal_evals/<name>``), by name."""
-    from refusal_evals import _registry
-
-    tasks: dict[str, Any] = {}
-    for obj in vars(_registry).values():
-        try:
-            info = registry_info(obj)
-        except Exception:  # noqa: BLE001 - not a registry object
-            continue
-        if info.type == "task":
-            tasks[info.name] = obj
-    return dict(sorted(tasks.items()))
 
 
 def _demo_args(fn: Any) -> dict[str, Any]:

@@ -14,12 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 _ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def category_slug(category: str) -> str:
     """The category as used in metadata, metric names and ``-T categories``:
     lower case, runs of other characters replaced by ``_`` ("Illegal goods" -> "illegal_goods")."""
-    return re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")
+    return _NOT_SLUG.sub("_", category.lower()).strip("_")
 
 
 class RequestItem(BaseModel):

@@ -171,7 +171,8 @@ def _request_set(
             errors += [f"{where}: {msg}" for msg in _field_errors(ex, renamed)]
             continue
         if item.id in first_seen:
-            errors.append(f"{where}: field 'id': {item.id!r} is already used at {first_seen[item.id]}")
+            column = renamed.get("id", "id")
+            errors.append(f"{where}: field '{column}': {item.id!r} is already used at {first_seen[item.id]}")
             continue
         first_seen[item.id] = where
         items.append(item)

@@ -82,7 +82,7 @@ def check_steerable(coeffs: list[float]) -> None:
         return
     raise TaskArgError(
         f"-T coeffs: {', '.join(steered)} steer the model under test, but {model} cannot be steered. Use the "
-        "repe provider: --model repe/<hugging face id or local path> (pip install 'refusal-evals[hf]'), or "
+        "repe provider: --model repe/<hugging face id or local path> (it needs the package's hf extra), or "
         "-T coeffs=0 to run unsteered on any provider."
     )
 

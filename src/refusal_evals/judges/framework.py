@@ -30,13 +30,13 @@ from typing import Any, Literal
 from inspect_ai.model import GenerateConfig, Model, ModelOutput, model_roles
 from pydantic import Field, model_validator
 
+from refusal_evals.core.args import GRADER_ROLE  # noqa: F401  (re-exported)
 from refusal_evals.core.files import validate_file
 from refusal_evals.core.schema import Strict
 from refusal_evals.core.templates import template_fields
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
-GRADER_ROLE = "grader"
 
 GRADER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
 """Judges decode greedily with room for brief reasoning before the answer lines."""

@@ -424,10 +424,6 @@ def counts_for(row: Row, score: str) -> dict[str, Counts]:
     return row.counts.get(score, {})
 
 
-def overall(row: Row, score: str) -> Counts:
-    return total(counts_for(row, score))
-
-
 def pooled_entries(config: Config, row: Row, score: str) -> dict[str, float]:
     """The pooled row's values under the ``group_rates`` / ``group_means`` metric names: what tables,
     plots, the gate and ``results.json`` read. Computed once per row and score."""

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from inspect_ai._util.registry import registry_lookup
-
 from refusal_evals.core.identity import ARGUMENTS, TaskArguments
 from refusal_evals.report.read import LogRecord
 
@@ -88,9 +86,9 @@ def task_arguments(task: str) -> TaskArguments | None:
     ``@task`` function (``refusal_evals/car_sales`` -> ``roleplay``); None for another package's task."""
     if not task.startswith(f"{PACKAGE}/"):
         return None
-    import refusal_evals._registry  # noqa: F401, PLC0415  (registers every task)
+    from refusal_evals.core.registry import registered_tasks  # noqa: PLC0415  (imports every task)
 
-    fn = registry_lookup("task", task)
+    fn = registered_tasks().get(task)
     module = str(getattr(fn, "__module__", ""))
     parts = module.split(".")
     if fn is None or len(parts) < 2 or parts[0] != PACKAGE:

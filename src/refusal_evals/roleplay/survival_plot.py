@@ -6,8 +6,9 @@ follow-up turns, t = 0 (every conversation) to the last turn, with 95% intervals
 variant (:func:`refusal_evals.stats.rates.rate_of`, the computation of every other rate in the
 report; no interval with fewer than two variants). Each conversation's curve is computed from its
 per-turn ``undesired`` values by :func:`refusal_evals.roleplay.survival.survival_curve`, the function
-the scorer uses for ``survival_turn<t>``, so scripted logs with ``turns > 1`` get the figure too.
-Unscored points are left out of that turn's share (and counted in the report's tables).
+the scorer uses for ``survival_turn<t>``. Drawn for logs with ``follow_up=simulated`` (those with a
+``survival`` score; scripted runs have the report's per-turn plot) and at least two turns. Unscored
+points are left out of that turn's share (and counted in the report's tables).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ALT = (
     "(95% intervals clustered by variant)"
 )
 MEASURE = "undesired"
+SURVIVAL = "survival"
 CLUSTER = "variant"
 
 Curves = dict[str, list[Rate]]
@@ -92,13 +94,19 @@ def _draw(ax: Any, turns: int, curves: Curves, colours: list[str]) -> None:
     ax.legend(fontsize=7)
 
 
+def simulated(logs: Iterable[Any]) -> list[Any]:
+    """The logs of ``follow_up=simulated`` runs (they have a ``survival`` score)."""
+    return [log for log in logs if any(s.name == SURVIVAL for s in log.scores)]
+
+
 def survival_figure(config: Any, path: Path) -> Path | None:
     """Draw the survival curves of a role-play configuration of the report (one panel per model and
-    grader) into ``path``; None when the logs have fewer than two follow-up turns."""
+    grader) into ``path``; None without simulated-party logs of at least two follow-up turns."""
     spec = getattr(config, "specs", {}).get(MEASURE)
     within = getattr(spec, "within", None)
     panels = [
-        (f"{row.model}" + (f" (grader {row.grader})" if row.grader else ""), row.logs) for row in config.rows
+        (f"{row.model}" + (f" (grader {row.grader})" if row.grader else ""), simulated(row.logs))
+        for row in config.rows
     ]
     data = [(label, *survival_curves(logs, within)) for label, logs in panels]
     data = [(label, turns, curves) for label, turns, curves in data if turns > 1 and curves]

@@ -110,6 +110,23 @@ def parse_follow_up(spec: Scenario, source: str | Path, follow_up: Any, user_tem
     return FollowUp("simulated", parse_float("user_temperature", user_temperature, minimum=0.0, maximum=2.0))
 
 
+def experiment(
+    spec: Scenario, source: str | Path, settings: dict[str, Any], mode: FollowUp
+) -> dict[str, Any]:
+    """The experiment record of a role-play task (:func:`refusal_evals.core.identity.experiment_record`)."""
+    return experiment_record(
+        "roleplay",
+        spec.id,
+        f"1-{spec.version}",
+        {**settings, **mode.settings()},
+        files={
+            "scenario": source,
+            "simulated_party_prompt": PARTY_PROMPT_FILE if mode.simulated else None,
+        },
+        judges=judge_files(PROMPTS_DIR, "behaviour", "consistency"),
+    )
+
+
 def roleplay_task(
     scenario: str,
     condition: str | list[str] = "all",
@@ -178,17 +195,7 @@ def roleplay_task(
             "cot": use_cot,
             **within_run,
             **mode.metadata(),
-            EXPERIMENT_KEY: experiment_record(
-                "roleplay",
-                spec.id,
-                f"1-{spec.version}",
-                {"turns": n_turns, "cot": use_cot, **mode.settings()},
-                files={
-                    "scenario": source,
-                    "simulated_party_prompt": PARTY_PROMPT_FILE if mode.simulated else None,
-                },
-                judges=judge_files(PROMPTS_DIR, "behaviour", "consistency"),
-            ),
+            EXPERIMENT_KEY: experiment(spec, source, {"turns": n_turns, "cot": use_cot}, mode),
         },
     )
 
