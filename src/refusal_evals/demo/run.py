@@ -16,6 +16,9 @@ from refusal_evals.demo.model import MODEL
 DEMO_TURNS = 2
 """Tasks with a ``turns`` argument run with two follow-up turns, so the per-turn plot is shown."""
 
+DEMO_COEFFS = "0"
+"""The scripted demo model cannot be steered: honesty_steering runs unsteered (coefficient 0)."""
+
 
 class DemoError(ValueError):
     """The demo was asked for a task that is not registered."""
@@ -35,7 +38,10 @@ def _demo_args(fn: Any) -> dict[str, Any]:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return {}
-    return {"turns": DEMO_TURNS} if "turns" in params else {}
+    args: dict[str, Any] = {"turns": DEMO_TURNS} if "turns" in params else {}
+    if "coeffs" in params:
+        args["coeffs"] = DEMO_COEFFS
+    return args
 
 
 def run_demo(

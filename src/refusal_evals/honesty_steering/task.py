@@ -25,7 +25,9 @@ from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model._model import active_model
+
+# no public accessor returns the active model without creating one (get_model() would load a repe/ model)
+from inspect_ai.model._model import active_model  # inspect-evals-lint: ignore[IECQ001] -- see above
 
 import refusal_evals.repe.plots  # noqa: F401  (registers the report's trade-off figure)
 from refusal_evals.core.args import TaskArgError, check_grader_bound

@@ -71,7 +71,9 @@ class LayerHooks:
     - ``project``: unit directions per layer; keep the last position's projection onto them, taken
       BEFORE any steering of that layer (``projections[l]``: one ``[batch]`` tensor per call);
     - ``add``: vectors per layer added to that layer's output at every position (steering).
-      Layers not in ``add`` are left exactly as they are.
+      Layers not in ``add`` are left exactly as they are;
+    - ``all_positions``: with ``project``, keep the projection at every position (``[batch, seq]``
+      per call) instead of the last one only.
     """
 
     def __init__(
@@ -82,12 +84,14 @@ class LayerHooks:
         add: dict[int, torch.Tensor] | None = None,
         project: dict[int, torch.Tensor] | None = None,
         capture: bool = False,
+        all_positions: bool = False,
     ) -> None:
         self.layers = layers
         self.layer_ids = list(layer_ids)
         self.add = add or {}
         self.project = project or {}
         self.capture = capture
+        self.all_positions = all_positions
         self.captured: dict[int, list[torch.Tensor]] = {i: [] for i in self.layer_ids}
         self.projections: dict[int, list[torch.Tensor]] = {i: [] for i in self.layer_ids}
         self._handles: list[Any] = []
@@ -103,7 +107,8 @@ class LayerHooks:
                 self.captured[layer_id].append(last.detach().float().cpu())
             if direction is not None:  # (a model sharded over GPUs may have layers on several devices)
                 d = direction.to(device=last.device, dtype=torch.float32)
-                self.projections[layer_id].append((last.float() @ d).detach().cpu())
+                states = hidden if self.all_positions else last
+                self.projections[layer_id].append((states.float() @ d).detach().cpu())
             if add is None:
                 return None  # output untouched
             return _with_hidden(output, hidden + add.to(device=hidden.device, dtype=hidden.dtype))
