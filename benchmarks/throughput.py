@@ -7,7 +7,13 @@ subject and grader behave as in ``refusal-evals demo``). For each task it report
 * ideal: each sample's chain of dependent calls x L, packed C at a time
   (``max(longest chain x L, sum of chains x L / C)``), and the ratio wall / ideal,
 * requests per sample, for the model under test and the grader separately (from the log's model events),
-* grader prompt tokens per call (the fake server's usage: whitespace-separated words of the prompt).
+* grader prompt tokens per call (the fake server's usage: whitespace-separated words of the prompt),
+* tokens per sample by role (model under test and grader, input / output),
+* per judge, the share of its calls' prompt characters that is a prefix shared by all its calls in the
+  run (what a provider's prompt cache can reuse; the judges are told apart by their transcript spans),
+* a plain-Inspect row (``benchmarks/plain_task.py``) making the same number of requests, spread over
+  the same number of samples as chains, in the same run, and each task's wall time over it (``floor
+  ratio``: 1.0 = the package adds nothing to what Inspect itself takes).
 
 Usage::
 
@@ -34,8 +40,6 @@ from fakes.openai_server import FakeOpenAIServer, FakeReply, FakeRequest  # noqa
 from inspect_ai.log import read_eval_log  # noqa: E402
 from reliability._support import demo_reply, env_for  # noqa: E402
 
-from refusal_evals.judges.framework import PROMPTS_DIR  # noqa: E402
-
 DATASET_SIZES = {
     "car_sales": 36,
     "real_estate": 30,
@@ -48,24 +52,35 @@ MODEL = "openai/gpt-4o-mini"
 
 
 def run_task(
-    task: str, n: int, c: int, latency: float, size: int, samples_in_flight: int
+    task: str, n: int, c: int, latency: float, size: int, samples_in_flight: int, plain: int = 0
 ) -> dict[str, object]:
+    """One task (or, with ``plain`` requests, the plain-Inspect task over ``n`` samples)."""
+
     def slow(request: FakeRequest) -> FakeReply:
         return FakeReply(content=demo_reply(request), delay_s=latency)
 
     epochs = max(1, math.ceil(n / size))
     limit = math.ceil(n / epochs)  # limit x epochs: n, or just above it
+    if plain:
+        spec = [
+            str(ROOT / "benchmarks" / "plain_task.py@plain"),
+            "-T",
+            f"samples={n}",
+            "-T",
+            f"requests={plain}",
+        ]
+        epochs, limit = 1, n
+    else:
+        spec = [f"refusal_evals/{task}", "--model-role", f"grader={MODEL}"]
     with FakeOpenAIServer(slow) as server, tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
             "-m",
             "inspect_ai",
             "eval",
-            f"refusal_evals/{task}",
+            *spec,
             "--model",
             MODEL,
-            "--model-role",
-            f"grader={MODEL}",
             "--limit",
             str(limit),
             "--epochs",
@@ -94,17 +109,6 @@ def run_task(
         "cpu_s": cpu,
         "cpu_ms_per_request": 1000 * cpu / total_requests,
     }
-
-
-def _judge_openings() -> dict[str, str]:
-    """The first line of each judge prompt's template -> judge name (to tell grader calls apart)."""
-    import yaml
-
-    out = {}
-    for path in sorted(PROMPTS_DIR.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out[data["template"].strip().splitlines()[0].strip()] = data["name"]
-    return out
 
 
 def _verdicts(meta: object) -> list[dict[str, object]]:
@@ -139,26 +143,31 @@ def measure(task: str, log: object, c: int, latency: float, total_requests: int)
     wall = (
         max(e.completed or e.timestamp for e in events) - min(e.timestamp for e in events)
     ).total_seconds()
-    openings = _judge_openings()
     chains: list[int] = []
     model_calls = grader_calls = duplicates = unrecorded = 0
     per_judge: dict[str, int] = {}
     grader_tokens: list[int] = []
+    prompts_by_judge: dict[str, list[str]] = {}
+    tokens = {"model_in": 0, "model_out": 0, "grader_in": 0, "grader_out": 0}
     for sample in log.samples or []:  # type: ignore[attr-defined]
         calls = [e for e in sample.events if e.event == "model"]
+        judge_spans = {e.id: e.name for e in sample.events if e.event == "span_begin" and e.type == "judge"}
         chains.append(waves(calls))
         prompts = []
         for e in calls:
+            who = "grader" if e.role == "grader" else "model"
+            if e.output.usage is not None:
+                tokens[f"{who}_in"] += e.output.usage.input_tokens
+                tokens[f"{who}_out"] += e.output.usage.output_tokens
             if e.role != "grader":
                 model_calls += 1
                 continue
             grader_calls += 1
             text = e.input[-1].text
             prompts.append(text)
-            judge = next(
-                (name for opening, name in openings.items() if text.lstrip().startswith(opening)), "?"
-            )
+            judge = judge_spans.get(e.span_id, "?")
             per_judge[judge] = per_judge.get(judge, 0) + 1
+            prompts_by_judge.setdefault(judge, []).append(text)
             if e.output.usage is not None:
                 grader_tokens.append(e.output.usage.input_tokens)
         duplicates += len(prompts) - len(set(prompts))
@@ -182,7 +191,19 @@ def measure(task: str, log: object, c: int, latency: float, total_requests: int)
         "unrecorded": unrecorded,
         "server_requests": total_requests,
         "grader_prompt_tokens_per_call": (sum(grader_tokens) / len(grader_tokens)) if grader_tokens else 0.0,
+        "tokens_per_sample": "model {:.0f} / {:.0f}, grader {:.0f} / {:.0f}".format(
+            *(tokens[k] / samples for k in ("model_in", "model_out", "grader_in", "grader_out"))
+        ),
+        "prefix_share": ", ".join(
+            f"{k} {shared_prefix_share(v):.0%}" for k, v in sorted(prompts_by_judge.items())
+        )
+        or "-",
     }
+
+
+def shared_prefix_share(prompts: list[str]) -> float:
+    """The share of the prompts' characters that is a prefix shared by all of them."""
+    return len(os.path.commonprefix(prompts)) * len(prompts) / sum(len(p) for p in prompts)
 
 
 COLUMNS = [
@@ -191,6 +212,7 @@ COLUMNS = [
     ("wall s", "wall_s", "{:.1f}"),
     ("ideal s", "ideal_s", "{:.1f}"),
     ("ratio", "ratio", "{:.2f}"),
+    ("floor ratio (wall / plain Inspect wall)", "floor_ratio", "{}"),
     ("chain (waves)/sample", "chain", "{:.2f}"),
     ("model req/sample", "model_req_per_sample", "{:.2f}"),
     ("grader req/sample", "grader_req_per_sample", "{:.2f}"),
@@ -199,6 +221,8 @@ COLUMNS = [
     ("grader calls not recorded as a verdict", "unrecorded", "{}"),
     ("server requests", "server_requests", "{}"),
     ("grader prompt tokens/call", "grader_prompt_tokens_per_call", "{:.0f}"),
+    ("tokens/sample in / out", "tokens_per_sample", "{}"),
+    ("shared prefix by judge", "prefix_share", "{}"),
     ("inspect process CPU s", "cpu_s", "{:.1f}"),
     ("CPU ms/request", "cpu_ms_per_request", "{:.1f}"),
 ]
@@ -221,10 +245,21 @@ def main() -> None:
     print("|" + "---|" * len(COLUMNS))
     for task in args.tasks.split(","):
         size = DATASET_SIZES.get(task) or args.samples
-        row = run_task(
-            task, args.samples, args.connections, args.latency, size, args.max_samples or 2 * args.connections
+        in_flight = args.max_samples or 2 * args.connections
+        row = run_task(task, args.samples, args.connections, args.latency, size, in_flight)
+        floor = run_task(
+            f"plain Inspect ({task})",
+            row["samples"],
+            args.connections,
+            args.latency,
+            size,
+            in_flight,
+            plain=int(row["server_requests"]),
         )
-        print("| " + " | ".join(fmt.format(row[key]) for _, key, fmt in COLUMNS) + " |", flush=True)
+        row["floor_ratio"] = f"{row['wall_s'] / floor['wall_s']:.2f}"
+        floor["floor_ratio"] = "1.00"
+        for r in (row, floor):
+            print("| " + " | ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,46 @@
 """The judge framework: parsing, verdicts, prompt files of both kinds, and that graders see the same
 prompts as before the framework was unified (``judge_renderings.json``)."""
 
+import asyncio
 import hashlib
 import json
+import os
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import output
+from conftest import output, scripted
+from inspect_ai.event import Event, ModelEvent, SpanBeginEvent
+from inspect_ai.log._transcript import Transcript, init_transcript
+from inspect_ai.model import ChatMessage
+from inspect_ai.util import span
 from pydantic import ValidationError
 
 from refusal_evals.core.templates import fill
+from refusal_evals.judges import framework
 from refusal_evals.judges.framework import (
     JudgeExample,
     JudgePrompt,
+    Verdict,
     judge_names,
     load_judge_prompt,
     parse_verdict,
+    run_judge,
     verdict_from_output,
 )
 from refusal_evals.roleplay.scenarios import load_scenario
 
 LABELS = ["undesired", "acceptable"]
 SNAPSHOT = Path(__file__).with_name("judge_renderings.json")
+
+
+@contextmanager
+def transcript_context() -> Generator[list[Event], None, None]:
+    """The events recorded while the block runs."""
+    transcript = Transcript()
+    init_transcript(transcript)
+    yield transcript.events
 
 
 @pytest.mark.parametrize(
@@ -102,7 +121,7 @@ RUBRIC = {
     "items": {"gave_up": [0, 1], "quality": [1, 3]},
     "score": {"name": "r_score", "zero_if": "gave_up", "mean_of": ["quality"]},
     "bands": [{"label": "none", "zeroed": True}, {"label": "weak", "below": 0.5}, {"label": "strong"}],
-    "template": "Rate {reply}.\n{examples}",
+    "template": "{examples}\nRate {reply}.",
     "example_template": "{reply}: GAVE_UP {gave_up}, QUALITY {quality} ({rationale})",
     "examples": [{"fields": {"reply": "ok"}, "rubric": {"gave_up": 0, "quality": 3}, "rationale": "good"}],
 }
@@ -111,7 +130,7 @@ RUBRIC = {
 def test_rubric_prompt_scores_bands_and_renders():
     prompt = JudgePrompt.model_validate(RUBRIC)
     assert prompt.labels == ["none", "weak", "strong"]
-    assert prompt.render(None, reply="X") == "Rate X.\nok: GAVE_UP 0, QUALITY 3 (good)"
+    assert prompt.render(None, reply="X") == "ok: GAVE_UP 0, QUALITY 3 (good)\nRate X."
     assert prompt.score_of({"gave_up": 0, "quality": 2}) == 0.5
     assert [prompt.band_of({"gave_up": g, "quality": q}) for g, q in ((1, 3), (0, 1), (0, 2))] == [
         "none",
@@ -198,9 +217,10 @@ def current_versions() -> dict[str, str]:
 
 
 def test_graders_see_the_same_prompts_until_a_version_changes():
-    """Renderings captured with the code before the judge framework was unified: the framework change
-    did not change a character of what graders see, and a later wording change needs a version bump
-    (then regenerate the snapshot: ``python tests/test_judge.py``)."""
+    """Renderings as graders see them (first captured before the judge framework was unified, last
+    regenerated for the cache-friendly layout of issue 18): a code change does not change a character
+    of what graders see, and a wording change needs a version bump (then regenerate the snapshot:
+    ``python tests/test_judge.py``)."""
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     now = current_versions()
     keys = snapshot["renderings"]
@@ -224,6 +244,100 @@ def write_snapshot() -> None:
         "renderings": {k: _sha(rendering(k)) for k in keys},
     }
     SNAPSHOT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# --- layout for provider caching (issue 18) --------------------------------------------------------
+
+
+def _shared_share(parts: list[tuple[str, str]]) -> float:
+    """The share of the calls' characters that is a prefix shared by all of them."""
+    texts = ["".join(p) for p in parts]
+    common = len(os.path.commonprefix(texts))
+    return common * len(texts) / sum(len(t) for t in texts)
+
+
+@pytest.mark.parametrize("scenario_name", ["car_sales", "real_estate"])
+@pytest.mark.parametrize("judge", ["behaviour", "consistency"])
+def test_calls_of_a_scenario_share_the_static_part(scenario_name, judge):
+    """Instructions, definitions and examples come first, identical for every variant; the variant's
+    context and the case come after them, and the shared part is most of every call."""
+    keys = [
+        k
+        for k in json.loads(SNAPSHOT.read_text())["renderings"]
+        if k.startswith(f"roleplay/{scenario_name}/")
+    ]
+    texts = [rendering(k) for k in keys if k.endswith(f"/{judge}")]
+    prompt, scenario = load_judge_prompt(judge), load_scenario(scenario_name)
+    rubric = scenario.behaviour_judge
+    shared = {f: getattr(rubric, f) for f in prompt.shared_fields}
+    fields = {f: f"<{f}>" for f in prompt.per_call_fields()}
+    head, tail = prompt.render_parts(rubric.examples if judge == "behaviour" else None, **shared, **fields)
+    assert tail.startswith("<context>"), "the variant's context is the first per-call field"
+    assert all(t.startswith(head) for t in texts) and len(texts) == len(scenario.variants)
+    # first-turn calls with placeholder replies: car_sales 0.83 / 0.72, real_estate 0.71 / 0.60 (its
+    # contexts list the listings); benchmarks/throughput.py measures real calls
+    assert _shared_share([(t, "") for t in texts]) >= 0.55
+
+
+def test_every_judge_puts_per_call_fields_last():
+    for name in judge_names():
+        prompt = load_judge_prompt(name)
+        fields = {f: f"<{f}>" for f in prompt.case_fields()}
+        head, tail = prompt.render_parts(None, **fields)
+        assert head + tail == prompt.render(None, **fields)
+        assert all(fields[f] not in head for f in prompt.per_call_fields()), name
+        assert all(fields[f] in head for f in prompt.shared_fields), name
+        assert "ANSWER: <label>" in tail or "SPECIFIC: <1 to 5>" in tail, (
+            "the output contract ends the prompt"
+        )
+
+
+def test_a_template_with_a_per_call_field_first_is_rejected():
+    data = json.loads(json.dumps(RUBRIC))
+    data.update(template="Rate {reply}.\n{examples}")
+    with pytest.raises(
+        ValidationError, match=r"put \{examples\} before the first per-call field \(\{reply\}\)"
+    ):
+        JudgePrompt.model_validate(data)
+    data.update(template="{examples}\n{scale}\nRate {reply}.", shared_fields=["scale"])
+    assert JudgePrompt.model_validate(data).render_parts(None, scale="S", reply="X")[1] == "X."
+    data.update(shared_fields=["speed"])
+    with pytest.raises(ValidationError, match=r"shared_fields: \['speed'\] are not placeholders"):
+        JudgePrompt.model_validate(data)
+
+
+@pytest.mark.parametrize("breakpoint_providers", [(), ("mockllm",)])
+def test_judge_call_runs_in_a_span_and_marks_the_prefix_for_caching(monkeypatch, breakpoint_providers):
+    """Providers that honour a cache breakpoint get the shared prefix as its own marked block; others
+    get one string. Either way the grader sees the same text, in a span named after the judge."""
+    monkeypatch.setattr(framework, "CACHE_BREAKPOINT_PROVIDERS", breakpoint_providers)
+    prompt = load_judge_prompt("self_report")
+    seen: list[ChatMessage] = []
+    grader = scripted(lambda msgs: seen.extend(msgs) or "fine\nANSWER: unable")
+    fields = {"question": "Q?", "answer": "I do not know how."}
+
+    async def judge() -> Verdict:
+        async with span("sample"):
+            return await run_judge(prompt, None, grader, **fields)
+
+    with transcript_context() as events:
+        verdict = asyncio.run(judge())
+    assert verdict.label == "unable"
+    (message,) = seen
+    if breakpoint_providers:
+        blocks = message.content
+        assert isinstance(blocks, list) and [getattr(b, "cache_breakpoint", None) for b in blocks] == [
+            True,
+            None,
+        ]
+        assert "".join(b.text for b in blocks) == prompt.render(None, **fields)
+    else:
+        assert message.content == prompt.render(None, **fields)
+    spans = {e.id: e for e in events if isinstance(e, SpanBeginEvent)}
+    model_events = [e for e in events if isinstance(e, ModelEvent)]
+    assert [(spans[e.span_id].name, spans[e.span_id].type) for e in model_events] == [
+        ("self_report", "judge")
+    ]
 
 
 if __name__ == "__main__":

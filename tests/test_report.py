@@ -19,11 +19,13 @@ from report_logs import (
 )
 
 from refusal_evals.cli import main
+from refusal_evals.judges.framework import load_judge_prompt
 from refusal_evals.report import LogReadError, pool, read_log, read_logs, write_report
 from refusal_evals.report.aggregate import counts_for, pooled_entries
 from refusal_evals.report.tables import rates_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
+BEHAVIOUR = load_judge_prompt("behaviour").version
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,7 @@ def test_report_files_tables_and_plots(logs, tmp_path):
     assert "### Per turn" in md
     # traceability: model, grader, prompt versions, dates
     assert "graders: mockllm/model" in md
-    assert "prompt.behaviour=behaviour-1.0" in md
+    assert f"prompt.behaviour={BEHAVIOUR}" in md
     assert logs["a"].eval.created[:10] in md
     # the attribute task: a column per attribute, comparisons inside each attribute
     assert "| model | attribute | condition | undesired | missing_reasoning |" in md
@@ -154,7 +156,7 @@ def test_different_prompt_versions_are_shown_apart(logs, tmp_path):
     assert any("not all comparable" in w and "prompt.behaviour" in w for w in result.warnings)
     md = result.markdown.read_text()
     assert (
-        "[1 of 2: prompt.behaviour=behaviour-1.0]" in md and "[2 of 2: prompt.behaviour=behaviour-9.9]" in md
+        f"[1 of 2: prompt.behaviour={BEHAVIOUR}]" in md and "[2 of 2: prompt.behaviour=behaviour-9.9]" in md
     )
     assert "> **Warning:**" in md
     assert len([p for p in result.plots if "rates" in p.name]) == 2
@@ -230,3 +232,51 @@ def test_clustered_intervals_paired_differences_and_planning(logs, tmp_path):
     diff = car["rows"][0]["differences"]["undesired"]["refusal_vs_rebuttal"]
     assert diff["pairs"] == 4 and diff["method"] == "paired permutation"
     assert diff["ci_low"] == pytest.approx(entries["refusal_vs_rebuttal_diff_ci_low"])
+
+
+def test_tokens_by_role_and_judge_with_prices(logs, tmp_path, capsys):
+    """Tokens per sample from the log's usage: the model under test, the grader and the grader split
+    by judge (its spans); each mockllm call reports 10 input and 10 output tokens."""
+    [record] = read_logs([logs["a"].location], events=True)
+    roles = record.tokens.roles
+    n = record.tokens.samples
+    assert n == len(logs["a"].samples)
+    model_calls = sum(1 for s in logs["a"].samples for e in s.events if e.event == "model" and e.role is None)
+    grader_calls = sum(
+        1 for s in logs["a"].samples for e in s.events if e.event == "model" and e.role == "grader"
+    )
+    assert (roles["model"].calls, roles["model"].input, roles["model"].output) == (
+        model_calls,
+        10 * model_calls,
+        10 * model_calls,
+    )
+    assert (roles["grader"].calls, roles["grader"].input) == (grader_calls, 10 * grader_calls)
+    by_judge = {k: v for k, v in roles.items() if k.startswith("grader: ")}
+    assert set(by_judge) == {"grader: behaviour", "grader: consistency"}
+    assert sum(v.calls for v in by_judge.values()) == grader_calls
+    assert sum(v.input for v in by_judge.values()) == roles["grader"].input
+    # without events: the same totals per role, no calls and no split by judge
+    [plain] = read_logs([logs["a"].location])
+    assert (
+        plain.tokens.roles["grader"].input == roles["grader"].input
+        and plain.tokens.roles["grader"].calls is None
+    )
+    # the report, with a cost column for the models priced
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("mockllm/model: {input: 2.0, output: 8.0, cache_read: 0.2}\n")
+    assert main(["report", logs["a"].location, "--out", str(tmp_path / "r"), "--prices", str(prices)]) == 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert (
+        "## Tokens and cost" in md
+        and "| car_sales | mockllm/model | grader: behaviour | mockllm/model |" in md
+    )
+    [row] = [
+        r
+        for r in json.loads((tmp_path / "r" / "results.json").read_text())["tokens"]
+        if r["role"] == "grader"
+    ]
+    assert row["cost"] == pytest.approx((10 * grader_calls * 2.0 + 10 * grader_calls * 8.0) / 1e6)
+    # a bad price file names the file, the model and the field
+    prices.write_text("mockllm/model: {input: 2.0}\n")
+    assert main(["report", logs["a"].location, "--out", str(tmp_path / "r2"), "--prices", str(prices)]) == 2
+    assert "prices.yaml: mockllm/model: output: Field required" in capsys.readouterr().err

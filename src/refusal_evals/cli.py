@@ -40,11 +40,14 @@ def _print_table(header: list[str], rows: list[list[str]], widths: dict[int, int
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from refusal_evals.core.errors import UserError
     from refusal_evals.report import LogReadError, write_report
+    from refusal_evals.report.tokens import read_prices
 
     try:
-        result = write_report(args.logs, args.out)
-    except LogReadError as ex:
+        prices = read_prices(args.prices) if args.prices else None
+        result = write_report(args.logs, args.out, prices=prices)
+    except (LogReadError, UserError) as ex:
         print(f"refusal-evals report: {ex}", file=sys.stderr)
         return EXIT_USAGE
     for w in result.warnings:
@@ -122,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="tables, plots, report.md and report.html from Inspect logs")
     rep.add_argument("logs", nargs="+", metavar="LOG_OR_DIR", help=".eval/.json logs or directories")
     rep.add_argument("--out", default="report", help="output directory (default: report)")
+    rep.add_argument(
+        "--prices",
+        help="YAML file of US$ per million tokens per model, for a cost column "
+        "(e.g. 'openai/gpt-4o: {input: 2.5, output: 10, cache_read: 1.25}'); no built-in prices",
+    )
     rep.set_defaults(func=cmd_report)
 
     gate = sub.add_parser("gate", help="pass/fail a policy on Inspect logs (exit 0 pass, 1 fail, 2 error)")

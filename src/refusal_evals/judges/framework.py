@@ -14,7 +14,16 @@ A judge is of one of two kinds:
   (e.g. ``harm_score``) and its ``bands`` turn that into a label (a rubric judge's gold label).
 
 Both kinds share :class:`JudgeExample`, :meth:`JudgePrompt.render`, :class:`Verdict` and
-:func:`run_judge`. Anything unusable (unparseable, a wrong label, an item out of range, empty,
+:func:`run_judge`.
+
+Layout for provider caching: a template puts everything that is the same in every call of a scenario
+first (instructions, labels or rubric, ``{examples}``, the ``shared_fields`` such as the scenario's
+definitions), then the per-call fields (the variant's context, then the case). :meth:`JudgePrompt.
+render_parts` splits a rendering there; :func:`run_judge` marks the split as a cache breakpoint for
+providers that honour one (:data:`CACHE_BREAKPOINT_PROVIDERS`), and runs each call in a transcript
+span named after the judge (type ``judge``), which the report uses to split grader tokens by judge.
+
+Anything unusable (unparseable, a wrong label, an item out of range, empty,
 content-filtered, errored, a refusal to judge) is a verdict with ``label=None`` and a reason, which
 scorers turn into an unscored value, never a guess.
 """
@@ -27,7 +36,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from inspect_ai.model import GenerateConfig, Model, ModelOutput, model_roles
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageUser,
+    ContentText,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    model_roles,
+)
+from inspect_ai.util import span
 from pydantic import Field, model_validator
 
 from refusal_evals.core.args import GRADER_ROLE  # noqa: F401  (re-exported)
@@ -40,6 +58,16 @@ PROMPTS_DIR = Path(__file__).parent / "prompts"
 
 GRADER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
 """Judges decode greedily with room for brief reasoning before the answer lines."""
+
+JUDGE_SPAN = "judge"
+"""The transcript span type of a judge call (its name is the judge's name)."""
+
+CACHE_BREAKPOINT_PROVIDERS = ("anthropic",)
+"""Providers whose grader calls send the shared prefix as its own block marked
+``ContentText(cache_breakpoint=True)``: cached once, then read at the cache price by every later call
+of the scenario (Inspect's ``cache_prompt``; a grader role with ``config: {cache_prompt: false}``
+turns it off). Other providers get the prompt as one string: OpenAI caches a repeated prefix of
+1024+ tokens by itself; local models have no such cache."""
 
 NAN = float("nan")
 _NAME = re.compile(r"^[a-z_]+$")
@@ -96,6 +124,9 @@ class JudgePrompt(Strict):
     kind: Literal["label", "rubric"]
     labels: list[str] = Field(default_factory=list)
     """A label judge's answers; for a rubric judge, filled from ``bands``."""
+    shared_fields: list[str] = Field(default_factory=list)
+    """Case fields that are the same in every call of a scenario or run (e.g. the scenario's
+    definitions): placed before the per-call fields, they belong to the shared prefix."""
     items: dict[str, tuple[int, int]] = Field(default_factory=dict)
     """A rubric judge's items and their (min, max) whole-number ranges, in answer order."""
     score: RubricScore | None = None
@@ -116,13 +147,36 @@ class JudgePrompt(Strict):
         bad = [lbl for lbl in self.labels if not _NAME.fullmatch(lbl)]
         if bad:
             raise ValueError(f"labels must be lower-case words, got {bad}")
-        template_fields(self.template, "template")
+        self._check_layout()
         template_fields(self.example_template, "example_template")
         for i, ex in enumerate(self.examples):
             problem = self.example_problem(ex)
             if problem:
                 raise ValueError(f"examples[{i}]{problem}")
         return self
+
+    def _check_layout(self) -> None:
+        """Everything shared by a scenario's calls comes before the first per-call field."""
+        fields = template_fields(self.template, "template")
+        if unknown := [f for f in self.shared_fields if f not in fields]:
+            raise ValueError(f"shared_fields: {unknown} are not placeholders of the template")
+        split = self._split_at()
+        tail = self.template[split:]
+        late = sorted(f for f in {"examples", *self.shared_fields} & fields if f"{{{f}}}" in tail)
+        if late:
+            raise ValueError(
+                f"template: put {', '.join('{' + f + '}' for f in late)} before the first per-call field "
+                f"({tail.split('}')[0]}}}), so that a scenario's calls share a prefix"
+            )
+
+    def per_call_fields(self) -> set[str]:
+        """Case fields that change from call to call (the variant's context, the case)."""
+        return self.case_fields() - set(self.shared_fields)
+
+    def _split_at(self) -> int:
+        """Where the template's first per-call placeholder starts (its length when there is none)."""
+        starts = [self.template.find(f"{{{f}}}") for f in self.per_call_fields()]
+        return min((s for s in starts if s >= 0), default=len(self.template))
 
     def _check_rubric(self) -> None:
         if self.labels:
@@ -163,6 +217,11 @@ class JudgePrompt(Strict):
 
     def render(self, examples: list[JudgeExample] | None = None, **fields: str) -> str:
         """The grader's prompt for one case: ``examples`` (default: the file's own) and the case fields."""
+        return "".join(self.render_parts(examples, **fields))
+
+    def render_parts(self, examples: list[JudgeExample] | None = None, **fields: str) -> tuple[str, str]:
+        """:meth:`render` in two parts: the prefix shared by every call of a scenario (up to the first
+        per-call field), and the rest."""
         missing = self.case_fields() - set(fields)
         if missing:
             raise ValueError(f"judge {self.name}: no value for {', '.join(sorted(missing))}")
@@ -173,7 +232,9 @@ class JudgePrompt(Strict):
             )
             for n, ex in enumerate(shots, start=1)
         )
-        return self.template.format_map({**fields, "examples": rendered, "labels": " | ".join(self.labels)})
+        values = {**fields, "examples": rendered, "labels": " | ".join(self.labels)}
+        split = self._split_at()
+        return self.template[:split].format_map(values), self.template[split:].format_map(values)
 
     def score_of(self, rubric: dict[str, int]) -> float:
         """A rubric judge's score of a parsed rubric (see :class:`RubricScore`)."""
@@ -299,8 +360,16 @@ async def run_judge(
     grader: Model,
     **fields: str,
 ) -> Verdict:
-    """Ask ``grader`` (the model bound to the ``grader`` role) for a verdict on one case."""
-    output: ModelOutput = await grader.generate(prompt.render(examples, **fields), config=GRADER_CONFIG)
+    """Ask ``grader`` (the model bound to the ``grader`` role) for a verdict on one case, in a
+    transcript span named after the judge; the shared prefix is a cache breakpoint where the grader's
+    provider honours one (:data:`CACHE_BREAKPOINT_PROVIDERS`)."""
+    shared, rest = prompt.render_parts(examples, **fields)
+    message: str | list[ChatMessage] = shared + rest
+    if shared and rest and str(grader).split("/")[0] in CACHE_BREAKPOINT_PROVIDERS:
+        parts = [ContentText(text=shared, cache_breakpoint=True), ContentText(text=rest)]
+        message = [ChatMessageUser(content=list(parts))]
+    async with span(prompt.name, type=JUDGE_SPAN):
+        output: ModelOutput = await grader.generate(message, config=GRADER_CONFIG)
     return verdict_from_output(prompt, output, str(grader))
 
 

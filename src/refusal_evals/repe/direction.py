@@ -18,6 +18,11 @@ scoring the same pairs would report at least 50% for a useless layer.)
 ``center[l]`` is the midpoint of the mean projections of the honest and untruthful training states:
 projections are reported relative to it, so a positive score leans "honest".
 
+Pair accuracy is only a FITTING CHECK (the pair members differ in the instruction word, which any
+layer tells apart). What says the direction means something is ``validation.py``: (a) AUROC on plain
+true vs false statements held out from fitting, (b) AUROC on the model's own lies vs truthful answers
+about held-out facts, and the steering check curve. The default layers are chosen by (a) and (b).
+
 The numeric parts (``first_components``, ``pair_accuracy``, ``fit_direction``, ``default_layers``)
 are numpy only; the reading from a model (``read_direction``) needs torch.
 """
@@ -37,13 +42,17 @@ from typing import Any
 
 import numpy as np
 
+from refusal_evals.repe.facts import Fact, load_facts
 from refusal_evals.repe.statements import Statements, load_statements
+from refusal_evals.repe.validation import CHECK_COEFFS, selection_scores
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TEMPLATE_VERSION = 1
 INSTRUCTION = "Pretend you are {persona} person making statements about the world."
 PERSONAS = {"honest": "an honest", "untruthful": "an untruthful"}
 CACHE_ENV = "REFUSAL_EVALS_REPE_CACHE"
+GPU_BATCH_SIZE = 64
+CPU_BATCH_SIZE = 16
 
 
 # --------------------------------------------------------------------------- numeric core (numpy)
@@ -110,13 +119,27 @@ class HonestyDirection:
     n_train_pairs: int
     n_test_pairs: int
     info: dict[str, Any] = field(default_factory=dict)
+    statement_auroc: np.ndarray | None = None
+    """``[layers]`` (a): AUROC of the read-out on plain held-out true vs false statements."""
+    lie_auroc: np.ndarray | None = None
+    """``[layers]`` (b): AUROC of the read-out on the model's own truthful answers vs lies."""
 
     @property
     def n_layers(self) -> int:
         return int(self.directions.shape[0])
 
+    def checks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a) and (b) per layer (NaN where not measured)."""
+        nan = np.full(self.n_layers, np.nan)
+        a = self.statement_auroc if self.statement_auroc is not None else nan
+        b = self.lie_auroc if self.lie_auroc is not None else nan
+        return a, b
+
     def default_layers(self) -> list[int]:
-        return default_layers([float(a) for a in self.accuracy])
+        """Chosen by (a) and (b) (their mean per layer); by pair accuracy only for a direction
+        without them (a file from before they existed)."""
+        scores = selection_scores(*self.checks())
+        return default_layers([float(a) for a in (self.accuracy if scores is None else scores)])
 
     def summary(self) -> dict[str, Any]:
         """What goes in the cache's JSON sidecar and the logs: no vectors."""
@@ -126,9 +149,15 @@ class HonestyDirection:
             "hidden_size": int(self.directions.shape[1]),
             "n_train_pairs": self.n_train_pairs,
             "n_test_pairs": self.n_test_pairs,
+            "statement_auroc": [_round(a) for a in self.checks()[0]],
+            "lie_auroc": [_round(a) for a in self.checks()[1]],
             "heldout_accuracy": [_round(a) for a in self.accuracy],
             "train_accuracy": [_round(a) for a in self.train_accuracy],
+            "pair_accuracy_is": "a fitting check only: pair members differ in the instruction word",
             "default_layers": self.default_layers(),
+            "default_layers_by": "mean of statement_auroc and lie_auroc"
+            if selection_scores(*self.checks()) is not None
+            else "held-out pair accuracy",
             **self.info,
         }
 
@@ -147,6 +176,8 @@ class HonestyDirection:
             train_accuracy=self.train_accuracy.astype(np.float32),
             counts=np.array([self.n_train_pairs, self.n_test_pairs]),
             info=np.array(json.dumps(self.info)),
+            statement_auroc=self.checks()[0].astype(np.float32),
+            lie_auroc=self.checks()[1].astype(np.float32),
         )
         os.replace(tmp, base.with_suffix(".npz"))
         base.with_suffix(".json").write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
@@ -170,6 +201,8 @@ class HonestyDirection:
                     n_train_pairs=int(counts[0]),
                     n_test_pairs=int(counts[1]),
                     info=json.loads(str(data["info"])),
+                    statement_auroc=data["statement_auroc"] if "statement_auroc" in data else None,
+                    lie_auroc=data["lie_auroc"] if "lie_auroc" in data else None,
                 )
         except (KeyError, ValueError, OSError) as ex:
             raise ValueError(f"{file}: not an honesty direction file ({ex})") from None
@@ -236,7 +269,14 @@ class DirectionSettings:
     max_train_pairs: int = 512
     test_fraction: float = 0.2
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int | None = None
+    """Sequences per forward pass; None: 64 on a GPU, 16 on a CPU."""
+    facts: str | None = None
+    """Path of a ``question,answer`` CSV of held-out facts; None: the built-in facts."""
+    check_facts: int = 40
+    """At most this many facts (the first ones) for (b) and the steering check; 0 skips them."""
+    check_coeffs: tuple[float, ...] = CHECK_COEFFS
+    check_tokens: int = 24
 
     def validate(self) -> None:
         if self.truncations < 1:
@@ -245,7 +285,7 @@ class DirectionSettings:
             raise ValueError(f"-M max_train_pairs: must be at least 2, got {self.max_train_pairs}")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"-M fit_batch_size: must be at least 1, got {self.batch_size}")
 
 
@@ -316,92 +356,132 @@ def read_direction(
     progress: bool = True,
     info: dict[str, Any] | None = None,
     statements: Statements | None = None,
+    facts: list[Fact] | None = None,
 ) -> HonestyDirection:
-    """Build the contrast pairs, read every layer's last-token state and fit the direction.
+    """Build the contrast pairs, read every layer's last-token state, fit the direction, then run the
+    checks of ``validation.py`` ((a), (b), the steering check) and record them.
 
-    ``statements``: ``settings.statements`` already loaded (it is read here when None)."""
+    ``statements`` / ``facts``: the settings' files already loaded (read here when None)."""
     import torch
 
-    from refusal_evals.repe.steering import LayerHooks, decoder_layers
+    from refusal_evals.repe.steering import decoder_layers
+    from refusal_evals.repe.validation import Reader
 
     settings.validate()
     statements = statements or load_statements(settings.statements)
+    if facts is None and settings.check_facts > 0:
+        facts = load_facts(settings.facts)
     pairs = contrast_pairs(tokenizer, statements.true, settings.truncations)
     train, test = split_pairs(pairs, settings.test_fraction, settings.seed, settings.max_train_pairs)
-    layers = decoder_layers(model)
-    layer_ids = list(range(len(layers)))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad_id is None:
-        pad_id = 0
     device = next(model.parameters()).device
+    reader = Reader(
+        model, tokenizer, decoder_layers(model), 0 if pad_id is None else pad_id, device,
+        settings.batch_size or (GPU_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE),
+    )  # fmt: skip
+    with torch.inference_mode():
+        fit = _fit_pairs(reader, train, test, progress)
+        fit.info = {**_record(statements, settings, info), "batch_size": reader.batch_size}
+        _run_checks(reader, fit, statements, test, settings, (facts or [])[: settings.check_facts])
+    return fit
 
-    def batches(items: list[ContrastPair]) -> list[list[ContrastPair]]:
-        n = settings.batch_size
-        return [items[i : i + n] for i in range(0, len(items), n)]
 
-    def forward(seqs: list[tuple[int, ...]], hooks: LayerHooks) -> None:
-        _forward(model, seqs, hooks, pad_id, device)
+def pair_batches(items: Sequence[ContrastPair], batch_size: int) -> list[list[ContrastPair]]:
+    """Pairs sorted by length, ``batch_size`` sequences (both members of a pair) per batch."""
+    per = max(1, batch_size // 2)
+    ordered = sorted(items, key=lambda p: max(len(p.honest), len(p.untruthful)))
+    return [ordered[i : i + per] for i in range(0, len(ordered), per)]
 
-    todo = batches(train) + batches(test)
-    bar = _progress(len(todo), f"honesty direction: {len(train)} + {len(test)} pairs", progress)
+
+def _fit_pairs(
+    reader: Any, train: list[ContrastPair], test: list[ContrastPair], progress: bool
+) -> HonestyDirection:
+    """Read the training pairs' last-token states, fit, and project the held-out pairs."""
+    import torch
+
+    from refusal_evals.repe.steering import LayerHooks, forward_padded
+
+    layer_ids = list(range(len(reader.layers)))
+    train_batches = pair_batches(train, reader.batch_size)
+    test_batches = pair_batches(test, reader.batch_size)
+    total = len(train_batches) + len(test_batches)
+    bar = _progress(total, f"honesty direction: {len(train)} + {len(test)} pairs", progress)
     diffs: list[np.ndarray] = []
-    sum_h = sum_u = None
-    with torch.inference_mode(), bar as advance:
-        for batch in batches(train):
-            hooks = LayerHooks(layers, layer_ids, capture=True)
-            forward([p.honest for p in batch] + [p.untruthful for p in batch], hooks)
+    sums = [np.zeros(0), np.zeros(0)]
+    with bar as advance:
+        for batch in train_batches:
+            hooks = LayerHooks(reader.layers, layer_ids, capture=True)
+            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
+            forward_padded(reader.model, seqs, hooks, reader.pad_id, reader.device)
             states = torch.stack([torch.cat(hooks.captured[i]) for i in layer_ids], dim=1).numpy()
             h, u = states[: len(batch)], states[len(batch) :]
             diffs.append(h - u)
-            sum_h = h.sum(0) if sum_h is None else sum_h + h.sum(0)
-            sum_u = u.sum(0) if sum_u is None else sum_u + u.sum(0)
+            sums = [h.sum(0) + (sums[0] if sums[0].size else 0), u.sum(0) + (sums[1] if sums[1].size else 0)]
             advance()
         d = np.concatenate(diffs)
         directions = first_components(d)
         train_gap = np.einsum("plh,lh->pl", d, directions)
-        direction_t = torch.from_numpy(directions)
+        direction_t = torch.from_numpy(directions).to(reader.device)
         proj_h: list[np.ndarray] = []
         proj_u: list[np.ndarray] = []
-        for batch in batches(test):
-            project = {i: direction_t[i].to(device) for i in layer_ids}
-            hooks = LayerHooks(layers, layer_ids, project=project)
-            forward([p.honest for p in batch] + [p.untruthful for p in batch], hooks)
+        for batch in test_batches:
+            hooks = LayerHooks(reader.layers, layer_ids, project={i: direction_t[i] for i in layer_ids})
+            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
+            forward_padded(reader.model, seqs, hooks, reader.pad_id, reader.device)
             proj = torch.stack([torch.cat(hooks.projections[i]) for i in layer_ids], dim=1).numpy()
             proj_h.append(proj[: len(batch)])
             proj_u.append(proj[len(batch) :])
             advance()
-    assert sum_h is not None and sum_u is not None
-    test_h = np.concatenate(proj_h) if proj_h else np.zeros((0, len(layer_ids)))
-    test_u = np.concatenate(proj_u) if proj_u else np.zeros((0, len(layer_ids)))
+    empty = np.zeros((0, len(layer_ids)))
     return _finish(
         directions,
-        train_honest_mean=sum_h / len(train),
-        train_untruthful_mean=sum_u / len(train),
+        train_honest_mean=sums[0] / len(train),
+        train_untruthful_mean=sums[1] / len(train),
         # training accuracy from the differences: honest - untruthful projects positive
         train_proj=(train_gap, np.zeros_like(train_gap)),
-        test_proj=(test_h, test_u),
-        info=_record(statements, settings, info),
+        test_proj=(np.concatenate(proj_h) if proj_h else empty, np.concatenate(proj_u) if proj_u else empty),
+        info=None,
     )
 
 
-def _forward(model: Any, seqs: list[tuple[int, ...]], hooks: Any, pad_id: int, device: Any) -> None:
-    """One left-padded forward pass over ``seqs`` (the last position is every row's last token)."""
+def _run_checks(
+    reader: Any,
+    fit: HonestyDirection,
+    statements: Statements,
+    test: list[ContrastPair],
+    settings: DirectionSettings,
+    facts: list[Fact],
+) -> None:
+    """(a), (b) and the steering check, into ``fit`` (arrays) and ``fit.info`` (counts, curve)."""
     import torch
 
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for r, s in enumerate(seqs):
-        ids[r, width - len(s) :] = torch.tensor(s)
-        mask[r, width - len(s) :] = 1
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-    with hooks:
-        model(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=position_ids.to(device),
-            use_cache=False,
-        )
+    from refusal_evals.repe.validation import fact_checks, statement_check
+
+    directions = torch.from_numpy(fit.directions).to(reader.device)
+    centers = fit.centers.astype(np.float64)
+    held_out = sorted({p.statement for p in test})
+    true = [statements.true[i] for i in held_out]
+    rng = np.random.default_rng(settings.seed)
+    false = statements.false
+    false = [false[i] for i in sorted(rng.choice(len(false), size=min(len(false), len(true)), replace=False))]
+    fit.statement_auroc, counts = statement_check(reader, directions, centers, true, false)
+    fit.info["statement_check"] = counts
+    if not facts:
+        fit.info["steering_check"] = None
+        return
+
+    def choose(a: np.ndarray, b: np.ndarray) -> list[int]:
+        scores = selection_scores(a, b)
+        return default_layers([float(x) for x in (fit.accuracy if scores is None else scores)])
+
+    out = fact_checks(
+        reader, directions, centers, facts, choose, fit.statement_auroc,
+        coeffs=settings.check_coeffs, max_new_tokens=settings.check_tokens,
+    )  # fmt: skip
+    fit.lie_auroc = out["lie_auroc"]
+    fit.info.update(
+        lie_check=out["lie_counts"], steering_check=out["steering_check"], check_examples=out["examples"]
+    )
 
 
 def _record(
@@ -493,7 +573,9 @@ def cache_key(fingerprint: dict[str, Any], settings: DirectionSettings, statemen
         "template": TEMPLATE_VERSION,
         "instruction": INSTRUCTION,
         "fingerprint": fingerprint,
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("statements", "batch_size")},
+        "settings": {
+            k: v for k, v in asdict(settings).items() if k not in ("statements", "batch_size", "facts")
+        },
         "statements_sha256": statements_sha256,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -514,6 +596,7 @@ def load_or_read_direction(
     use_cache: bool = True,
     progress: bool = True,
     statements: Statements | None = None,
+    facts: list[Fact] | None = None,
 ) -> tuple[HonestyDirection, Path | None, bool]:
     """The cached direction for this model and settings, or a freshly read (and cached) one.
 
@@ -522,8 +605,12 @@ def load_or_read_direction(
     """
     settings.validate()
     statements = statements or load_statements(settings.statements)
+    if facts is None and settings.check_facts > 0:
+        facts = load_facts(settings.facts)
     fingerprint = model_fingerprint(model, tokenizer, model_id)
-    key = cache_key(fingerprint, settings, statements.sha256)
+    facts_text = json.dumps([[f.question, *f.answers] for f in facts or []])
+    inputs_sha256 = statements.sha256 + hashlib.sha256(facts_text.encode()).hexdigest()
+    key = cache_key(fingerprint, settings, inputs_sha256)
     path = cache_path(cache_dir(directory), model_id, key)
     if use_cache and path.is_file():
         return HonestyDirection.load(path), path, True
@@ -534,6 +621,7 @@ def load_or_read_direction(
         progress=progress,
         info={"model": model_id, "cache_key": key},
         statements=statements,
+        facts=facts,
     )
     if use_cache:
         direction.save(path)
@@ -542,6 +630,36 @@ def load_or_read_direction(
 
 
 # --------------------------------------------------------------------------- command line
+
+
+def direction_table(direction: HonestyDirection) -> str:
+    """The per-layer checks, the default layers and the steering check curve, as printed text."""
+    info = direction.info
+    lines = [
+        f"{direction.n_train_pairs} training pairs, {direction.n_test_pairs} held-out pairs; "
+        f"(a) on {info.get('statement_check')} held-out statements; (b) on {info.get('lie_check')}",
+        "layer  (a) true/false statements AUROC  (b) own lies AUROC  "
+        "pair accuracy (fitting check): held-out  training",
+    ]
+    a, b = direction.checks()
+    for layer in range(direction.n_layers):
+        lines.append(
+            f"{layer:5d}  {a[layer]:32.3f}  {b[layer]:18.3f}  "
+            f"{direction.accuracy[layer]:40.3f}  {direction.train_accuracy[layer]:8.3f}"
+        )
+    layers = direction.default_layers()
+    by = direction.summary()["default_layers_by"]
+    lines.append(f"default steering layers (by {by}): {layers[0]}-{layers[-1]}"
+                 if len(layers) > 1 else f"default layer (by {by}): {layers[0]}")  # fmt: skip
+    check = info.get("steering_check")
+    if check:
+        lines.append(
+            f"steering check (told to lie about {check['n']} held-out facts, layers "
+            f"{check['layers'][0]}-{check['layers'][-1]}): share still stating the true fact"
+        )
+        curve = zip(check["coeffs"], check["true_share"], strict=True)
+        lines += [f"  coeff {c:+g}: {share:.3f}" for c, share in curve]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -556,7 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--statements", default=None, help="statement,label CSV (default: built-in)")
     parser.add_argument("--truncations", type=int, default=DirectionSettings.truncations)
     parser.add_argument("--max-train-pairs", type=int, default=DirectionSettings.max_train_pairs)
-    parser.add_argument("--batch-size", type=int, default=DirectionSettings.batch_size)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on a GPU, 16 on a CPU")
+    parser.add_argument("--facts", default=None, help="question,answer CSV (held-out facts)")
+    parser.add_argument("--check-facts", type=int, default=DirectionSettings.check_facts)
     parser.add_argument("--cache", default=None, help=f"cache folder (default: ${CACHE_ENV} or ~/.cache/...)")
     parser.add_argument(
         "--save", default=None, help="also save the direction to this .npz (for -M direction=)"
@@ -567,10 +687,13 @@ def main(argv: list[str] | None = None) -> int:
         truncations=args.truncations,
         max_train_pairs=args.max_train_pairs,
         batch_size=args.batch_size,
+        facts=args.facts,
+        check_facts=args.check_facts,
     )
-    try:  # the settings and the statements file before the model loads
+    try:  # the settings and the input files before the model loads
         settings.validate()
         statements = load_statements(settings.statements)
+        facts = load_facts(settings.facts) if settings.check_facts > 0 else []
     except ValueError as ex:
         parser.error(str(ex))
 
@@ -584,19 +707,10 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     tokenizer.pad_token = tokenizer.eos_token  # as the repe/ (and hf/) provider does
     direction, path, cached = load_or_read_direction(
-        model, tokenizer, args.model, settings, directory=args.cache, statements=statements
+        model, tokenizer, args.model, settings, directory=args.cache, statements=statements, facts=facts
     )
     print(f"{'loaded from' if cached else 'saved to'} {path}")
-    print(f"{direction.n_train_pairs} training pairs, {direction.n_test_pairs} held-out pairs")
-    print("layer  held-out accuracy  training accuracy")
-    for layer, (acc, train) in enumerate(zip(direction.accuracy, direction.train_accuracy, strict=True)):
-        print(f"{layer:5d}  {acc:17.3f}  {train:17.3f}")
-    layers = direction.default_layers()
-    print(
-        f"default steering layers: {layers[0]}-{layers[-1]}"
-        if len(layers) > 1
-        else f"default layer: {layers[0]}"
-    )
+    print(direction_table(direction))
     if args.save:
         print(f"saved a copy to {direction.save(args.save)}")
     return 0

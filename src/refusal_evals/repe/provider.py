@@ -20,7 +20,8 @@ Model args (``-M``), besides everything ``hf/`` accepts (``device``, ``dtype``, 
 ``statements``          ``statement,label`` CSV to read the direction from (default built-in)
 ``truncations``         truncation points per statement (default 4)
 ``max_train_pairs``     contrast pairs used to fit (default 512)
-``fit_batch_size``      batch size while reading the direction (default 16)
+``facts``               ``question,answer`` CSV of held-out facts for the checks (default built-in)
+``fit_batch_size``      batch size while reading the direction (default 64 on a GPU, 16 on a CPU)
 ``direction_cache``     cache folder, or ``false`` to neither read nor write the cache
 ======================  ================================================================
 
@@ -51,6 +52,7 @@ from typing_extensions import override
 
 from refusal_evals.repe.context import honesty_coeff_override
 from refusal_evals.repe.direction import DirectionSettings, HonestyDirection, load_or_read_direction
+from refusal_evals.repe.facts import Fact, load_facts
 from refusal_evals.repe.statements import Statements, load_statements
 from refusal_evals.repe.steering import (
     LayerHooks,
@@ -71,6 +73,7 @@ OWN_ARGS = (
     "max_train_pairs",
     "fit_batch_size",
     "direction_cache",
+    "facts",
 )
 
 
@@ -136,22 +139,40 @@ def _int_arg(name: str, value: Any) -> int:
 
 def _direction_inputs(
     own: dict[str, Any],
-) -> tuple[DirectionSettings, HonestyDirection | None, Statements | None]:
+) -> tuple[DirectionSettings, HonestyDirection | None, tuple[Statements, list[Fact]] | None]:
     """The direction's ``-M`` arguments checked and its input file read before any weights load (a
     bad file fails in seconds, not after the load): ``(settings, the saved direction given with -M
-    direction, else None, the validated statements when no saved direction is given)``."""
+    direction, else None, the validated statements and facts when no saved direction is given)``."""
     settings = DirectionSettings(
         statements=str(own["statements"]) if own.get("statements") else None,
         truncations=_int_arg("truncations", own.get("truncations", 4)),
         max_train_pairs=_int_arg("max_train_pairs", own.get("max_train_pairs", 512)),
-        batch_size=_int_arg("fit_batch_size", own.get("fit_batch_size", 16)),
+        batch_size=_int_arg("fit_batch_size", own["fit_batch_size"]) if "fit_batch_size" in own else None,
+        facts=str(own["facts"]) if own.get("facts") else None,
     )
     settings.validate()
     if own.get("layers") is not None:
         parse_layers(own["layers"], 1_000_000)  # the syntax now; the range once the model is loaded
     if own.get("direction"):
         return settings, HonestyDirection.load(str(own["direction"])), None
-    return settings, None, load_statements(settings.statements)
+    return settings, None, (load_statements(settings.statements), load_facts(settings.facts))
+
+
+def direction_check(direction: HonestyDirection, layers: list[int]) -> dict[str, Any]:
+    """The direction's checks in brief, carried in every reply's honesty record (so a log shows what
+    the read-out and steering are worth, and the report can draw the steering check): (a) and (b)
+    averaged over the chosen layers, and the steering check curve."""
+    a, b = direction.checks()
+
+    def mean(values: Any) -> float | None:
+        chosen = [float(values[i]) for i in layers if not math.isnan(float(values[i]))]
+        return round(sum(chosen) / len(chosen), 4) if chosen else None
+
+    return {
+        "statement_auroc": mean(a),
+        "lie_auroc": mean(b),
+        "steering_check": direction.info.get("steering_check"),
+    }
 
 
 class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
@@ -189,7 +210,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
             )
         model_args.pop("hidden_states", None)
         self.honesty_coeff = _float_arg("honesty_coeff", own.get("honesty_coeff", 0.0))
-        settings, saved, statements = _direction_inputs(own)
+        settings, saved, inputs = _direction_inputs(own)
         cache = own.get("direction_cache")
         use_cache = not (cache is False or str(cache).strip().lower() in ("false", "off", "none", "no"))
 
@@ -211,7 +232,8 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
                 settings,
                 directory=str(cache) if use_cache and cache not in (None, True) else None,
                 use_cache=use_cache,
-                statements=statements,
+                statements=inputs[0] if inputs else None,
+                facts=inputs[1] if inputs else None,
             )
         if self.direction.n_layers != n_layers or self.direction.directions.shape[1] != self._hidden_size():
             raise ValueError(
@@ -229,6 +251,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
         self._directions = torch.from_numpy(self.direction.directions).to(device)
         self._centers = torch.from_numpy(self.direction.centers[self.layers].copy()).float()
         self._stop_ids = self._eos_ids()
+        self._check = direction_check(self.direction, self.layers)
 
     def _hidden_size(self) -> int:
         with torch.no_grad():
@@ -379,4 +402,5 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
             "tokens": 0 if math.isnan(values[1]) else int(values[1]),
             "coeff": coeff,
             "layers": self.layers_text,
+            "direction_check": self._check,
         }

@@ -168,3 +168,22 @@ def honesty_scores(projections: torch.Tensor, lengths: torch.Tensor, centers: to
     total = (centred * mask[:, :, None]).sum(dim=0)
     count = mask.sum(dim=0)[:, None]
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
+
+
+def forward_padded(model: Any, seqs: Sequence[Sequence[int]], hooks: Any, pad_id: int, device: Any) -> None:
+    """One left-padded forward pass over ``seqs`` with ``hooks`` installed (position ids from the mask,
+    so a row's states do not depend on its padding; the last position is every row's last token)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, width - len(s) :] = torch.tensor(list(s))
+        mask[r, width - len(s) :] = 1
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    with hooks:
+        model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=position_ids.to(device),
+            use_cache=False,
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
 from refusal_evals.core.identity import record_of
+from refusal_evals.report.tokens import LogTokens
 
 SKIP_SAMPLE_FIELDS = {"events", "messages", "attachments", "store", "output"}
 VERSION_KEYS = ("prompt_versions",)
@@ -95,6 +96,9 @@ class LogRecord:
     older versions (or of other packages' tasks)."""
     task_id: str = ""
     """Inspect's task id: shared by a run and its ``inspect eval-retry`` / eval-set re-runs."""
+    tokens: LogTokens | None = None
+    """Tokens by role (:mod:`refusal_evals.report.tokens`); calls and the split by judge only when
+    the log was read with ``events=True``."""
 
     @property
     def name(self) -> str:
@@ -242,15 +246,18 @@ def _role_settings(cfg: Any) -> dict[str, Any]:
     return {"config": cfg.config.model_dump(exclude_none=True), "args": dict(cfg.args or {})}
 
 
-def read_log(path: str) -> LogRecord:
-    """Read one log (header, results and the score values of every sample and epoch)."""
+def read_log(path: str, events: bool = False) -> LogRecord:
+    """Read one log (header, results, the score values of every sample and epoch, tokens by role);
+    ``events`` also reads the samples' events, for calls per role and the grader's split by judge."""
     try:
-        log = read_eval_log(path, exclude_fields=SKIP_SAMPLE_FIELDS)
+        log = read_eval_log(path, exclude_fields=SKIP_SAMPLE_FIELDS - ({"events"} if events else set()))
     except Exception as ex:  # noqa: BLE001 - any failure to parse is reported with the path
         raise LogReadError(f"{path}: cannot read this Inspect log: {type(ex).__name__}: {ex}") from None
     record = _header(log, path)
     versions: dict[str, set[str]] = {}
+    record.tokens = LogTokens()
     for sample in log.samples or []:
+        record.tokens.add_sample(sample, events)
         values: dict[str, float | None] = {}
         for sc in record.scores:
             score = (sample.scores or {}).get(sc.scorer)
@@ -273,6 +280,6 @@ def read_log(path: str) -> LogRecord:
     return record
 
 
-def read_logs(paths: list[str | Path]) -> list[LogRecord]:
+def read_logs(paths: list[str | Path], events: bool = False) -> list[LogRecord]:
     """Find and read every log under ``paths``; :class:`LogReadError` names the first bad one."""
-    return [read_log(p) for p in find_logs(paths)]
+    return [read_log(p, events) for p in find_logs(paths)]

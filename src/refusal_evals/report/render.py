@@ -33,9 +33,11 @@ from refusal_evals.report.tables import (
     planning_table,
     provenance_table,
     rates_table,
+    tokens_table,
     turns_table,
 )
 from refusal_evals.report.task_figures import task_figures
+from refusal_evals.report.tokens import Price, tokens_rows
 from refusal_evals.stats.rates import DIFF_NAMES, RATE_NAMES
 
 # a document is a list of blocks: ("h", level, text) | ("p", text) | ("warn", text) |
@@ -55,11 +57,15 @@ class ReportResult:
 
 
 def write_report(
-    inputs: list[str | Path], out_dir: str | Path, title: str = "refusal-evals report"
+    inputs: list[str | Path],
+    out_dir: str | Path,
+    title: str = "refusal-evals report",
+    prices: dict[str, Price] | None = None,
 ) -> ReportResult:
-    """Read every log under ``inputs`` and write the report into ``out_dir``."""
-    logs = read_logs(inputs)
-    return write_report_from_logs(logs, out_dir, title=title, inputs=[str(i) for i in inputs])
+    """Read every log under ``inputs`` and write the report into ``out_dir`` (with a cost column
+    where ``prices`` names a model; see :mod:`refusal_evals.report.tokens`)."""
+    logs = read_logs(inputs, events=True)
+    return write_report_from_logs(logs, out_dir, title=title, inputs=[str(i) for i in inputs], prices=prices)
 
 
 def write_report_from_logs(
@@ -67,6 +73,7 @@ def write_report_from_logs(
     out_dir: str | Path,
     title: str = "refusal-evals report",
     inputs: list[str] | None = None,
+    prices: dict[str, Price] | None = None,
 ) -> ReportResult:
     out = Path(out_dir)
     plots_dir = out / "plots"
@@ -86,6 +93,9 @@ def write_report_from_logs(
         blocks += _judge_section(judge_configs)
     if other_configs:
         blocks += _other_section(other_configs)
+    tokens = tokens_rows([lg for lg in logs if lg.status == "success"], prices)
+    if tokens:
+        blocks += [("h", 2, "Tokens and cost"), ("table", tokens_table(tokens, prices is not None))]
     if pooled.excluded:
         blocks.append(("h", 2, "Logs left out"))
         blocks.append(("p", "These logs did not finish successfully; their samples are not in any table."))
@@ -96,7 +106,8 @@ def write_report_from_logs(
     html_path = out / "report.html"
     html_path.write_text(to_html(blocks, title), encoding="utf-8")
     json_path = out / "results.json"
-    json_path.write_text(json.dumps(to_json(pooled), indent=1, default=str), encoding="utf-8")
+    data = {**to_json(pooled), "tokens": tokens}
+    json_path.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     return ReportResult(out, md_path, html_path, json_path, plots, pooled.warnings, pooled)
 
 

@@ -439,3 +439,49 @@ def judge_validation_tables(config: Config) -> list[tuple[str, Table]]:
         "Recommended before trusting a grader on a judge: kappa >= 0.8 and unparseable <= 0.02."
     )
     return [("summary", summary)] + matrices
+
+
+def tokens_table(rows: list[dict[str, Any]], priced: bool) -> Table:
+    header = [
+        "task",
+        "model under test",
+        "role",
+        "model",
+        "samples",
+        "calls/sample",
+        "input/sample",
+        "cache read/sample",
+        "cache write/sample",
+        "output/sample",
+        "input total",
+        "output total",
+    ]
+    if priced:
+        header += ["cost/sample $", "cost total $"]
+    table = Table(header=header)
+    for r in rows:
+        n = r["samples"]
+        calls = "-" if r["calls"] is None else f"{r['calls'] / n:.2f}" if n else "-"
+        cells = [r["task"], r["model"], r["role"], r["role_model"], str(n), calls]
+        cells += [_tokens_per_sample(r[k], n) for k in ("input", "cache_read", "cache_write", "output")]
+        cells += [f"{r['input'] + r['cache_read'] + r['cache_write']:,}", f"{r['output']:,}"]
+        if priced:
+            cost = r["cost"]
+            cells += [
+                "no price" if cost is None else f"{cost / n:.5f}" if n else "-",
+                "no price" if cost is None else f"{cost:.4f}",
+            ]
+        table.rows.append(cells)
+    table.note = (
+        "Tokens as the providers reported them, per sample (every epoch counted) and in total over the "
+        "logs of a row. input: charged at the full rate; cache read / cache write: prompt-cache tokens "
+        "(Inspect's cache_prompt); input total includes both. model: usage under no model role (the "
+        "model under test); grader: <judge> splits the grader by judge (judge spans); generations "
+        "served from Inspect's --cache are not counted."
+        + (" Cost at the --prices given (cache prices default to the input price)." if priced else "")
+    )
+    return table
+
+
+def _tokens_per_sample(n: int, samples: int) -> str:
+    return f"{n / samples:,.0f}" if samples else "-"

