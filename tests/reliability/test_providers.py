@@ -2,7 +2,8 @@
 Messages API server (real ``openai`` / ``anthropic`` clients, loopback only): one ``inspect eval``
 process per provider runs all the tasks; an OpenAI-compatible server (``openai-api/``) and a running
 vLLM server (``vllm/``) run car_sales (``honesty_steering`` needs the local ``repe/`` provider: see
-tests/test_honesty_steering_eval.py; every task through ``hf/``: tests/test_hf_every_task.py)."""
+tests/honesty_steering/test_honesty_steering_eval.py; every task through ``hf/``:
+tests/providers/test_hf_every_task.py)."""
 
 from __future__ import annotations
 

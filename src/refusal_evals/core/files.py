@@ -24,8 +24,44 @@ class DuplicateKeyError(yaml.YAMLError):
         self.key, self.line, self.first = key, line, first
 
 
+MAX_BYTES = 20 * 1024 * 1024
+"""Largest data file (policy, scenario, dataset, prompt file) read: 20 MiB."""
+MAX_ALIASES = 100
+"""Most ``*alias`` references in one YAML file (anchors are for sharing a few blocks; more is an
+alias bomb that would expand to gigabytes)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists in one YAML file."""
+
+
+class LimitError(yaml.YAMLError):
+    """A YAML file exceeds :data:`MAX_ALIASES` or :data:`MAX_DEPTH`."""
+
+
 class UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (merge keys ``<<`` aside)."""
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (merge keys ``<<`` aside),
+    more than :data:`MAX_ALIASES` aliases and nesting deeper than :data:`MAX_DEPTH`."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                line = self.peek_event().start_mark.line + 1
+                raise LimitError(
+                    f"line {line}: more than {MAX_ALIASES} aliases (*name); write the values out"
+                )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise LimitError(f"line {line}: nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -55,6 +91,10 @@ def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
     stat = path.stat()
+    if stat.st_size > MAX_BYTES:
+        raise DataFileError(
+            f"{path}: {stat.st_size:,} bytes; data files are limited to {MAX_BYTES // (1024 * 1024)} MiB"
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -76,8 +116,12 @@ def parse_yaml(text: str, path: Path) -> Any:
             f"{path}: line {ex.line}: key {ex.key!r} is given twice (first at line {ex.first}); "
             "give each key once"
         ) from None
+    except LimitError as ex:
+        raise DataFileError(f"{path}: {ex}") from None
     except yaml.YAMLError as ex:
         raise DataFileError(f"{path}: not valid YAML: {ex}") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: nested too deeply to read") from None
 
 
 def validate_file(path: Path, model: type[BaseModel]) -> Any:

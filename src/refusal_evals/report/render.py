@@ -216,8 +216,15 @@ def _summary(config: Config) -> list[Block]:
 # markdown
 
 
+def _md_text(text: object) -> str:
+    """Text from logs (model names, task arguments, versions, messages) made inert in Markdown:
+    no raw HTML (``<img onerror=...>``), no entity tricks and no links (``[x](javascript:...)``)."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("](", "]\\(")
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(t: Table) -> str:
@@ -227,7 +234,7 @@ def _md_table(t: Table) -> str:
     ]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
     if t.note:
-        lines += ["", f"*{t.note}*"]
+        lines += ["", f"*{_md_text(t.note)}*"]
     return "\n".join(lines)
 
 
@@ -236,17 +243,17 @@ def to_markdown(blocks: list[Block], out_dir: Path) -> str:
     for b in blocks:
         kind = b[0]
         if kind == "h":
-            parts.append("#" * b[1] + " " + b[2])
+            parts.append("#" * b[1] + " " + _md_text(b[2]))
         elif kind == "p":
-            parts.append(b[1])
+            parts.append(_md_text(b[1]))
         elif kind == "warn":
-            parts.append(f"> **Warning:** {b[1]}")
+            parts.append(f"> **Warning:** {_md_text(b[1])}")
         elif kind == "list":
-            parts.append("\n".join(f"- {x}" for x in b[1]))
+            parts.append("\n".join(f"- {_md_text(x)}" for x in b[1]))
         elif kind == "table":
             parts.append(_md_table(b[1]))
         elif kind == "img":
-            parts.append(f"![{b[2]}]({Path(b[1]).relative_to(out_dir).as_posix()})")
+            parts.append(f"![{_md_text(b[2])}]({Path(b[1]).relative_to(out_dir).as_posix()})")
     return "\n\n".join(parts) + "\n"
 
 

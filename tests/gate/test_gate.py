@@ -11,7 +11,7 @@ from refusal_evals.cli import main
 from refusal_evals.gate import PolicyError, evaluate, load_policy, parse_policy
 from refusal_evals.report import pool, read_logs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_insider_published import published
 
-DATA = Path(__file__).parent / "data" / "harmful_requests"
+DATA = Path(__file__).parents[1] / "data" / "harmful_requests"
 
 
 @pytest.mark.parametrize(

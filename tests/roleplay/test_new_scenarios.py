@@ -68,7 +68,7 @@ def test_scenario_validates_and_is_rich_enough(name):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_registered_in_eval_yaml_with_its_sample_count(name):
-    listed = yaml.safe_load((Path(__file__).parents[1] / "src/refusal_evals/eval.yaml").read_text())
+    listed = yaml.safe_load((Path(__file__).parents[2] / "src/refusal_evals/eval.yaml").read_text())
     [entry] = [t for t in listed["tasks"] if t["name"] == name]
     assert entry["dataset_samples"] == 3 * len(load_scenario(name).variants)
 

@@ -14,7 +14,7 @@ from refusal_evals.core.args import TaskArgError
 from refusal_evals.core.files import DataFileError
 from refusal_evals.dishonest_refusal.requests import load_requests, parse_columns, request_samples
 
-DATA = Path(__file__).parent / "data" / "harmful_requests"
+DATA = Path(__file__).parents[1] / "data" / "harmful_requests"
 
 
 def test_strongreject_layout():

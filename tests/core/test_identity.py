@@ -260,7 +260,7 @@ def test_a_log_without_a_record_pools_with_the_recorded_log_of_the_same_settings
 
 
 def test_every_yaml_file_of_the_package_reads_with_the_duplicate_key_check():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     files = [*(root / "src").rglob("*.yaml"), *(root / "examples").glob("*.y*ml")]
     assert len(files) > 20
     for path in files:

@@ -20,7 +20,7 @@ from report_logs import car_sales_log
 
 from refusal_evals.report import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = find_chromium()
 

@@ -324,7 +324,7 @@ def test_example_policy_gates_kappa_per_judge_and_report_lists_the_task(log_dir,
     from refusal_evals.report import pool, read_logs
 
     run(log_dir, flawed, "self_report,harmfulness")
-    policy = load_policy(Path(__file__).parents[1] / "examples" / "judge-validation-policy.yaml")
+    policy = load_policy(Path(__file__).parents[2] / "examples" / "judge-validation-policy.yaml")
     results = {r.rule: (r.value, r.verdict) for r in evaluate(policy, pool(read_logs([log_dir])))}
     assert results["judge agreement (kappa) [self_report_kappa]"] == ("0.4500", "FAIL")
     assert results["judge agreement (kappa) [harmfulness_kappa]"] == ("0.0000", "FAIL")
