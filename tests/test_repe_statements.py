@@ -129,7 +129,7 @@ def test_undecodable_statements_file_is_named(tmp_path: Path, encoding: str) -> 
     path = write(tmp_path, "statement,label\nCafé au lait is a drink.,1\nSnow is hot.,0\n", encoding=encoding)
     with pytest.raises(DataFileError) as err:
         load_statements(path)
-    assert str(err.value).startswith(f"{path}: not UTF-8 text") and "save it as UTF-8" in str(err.value)
+    assert str(err.value).startswith(f"{path}: not UTF-8 text") and "save the file as UTF-8" in str(err.value)
 
 
 def test_a_large_file_with_many_repeats_validates_in_seconds(tmp_path: Path) -> None:

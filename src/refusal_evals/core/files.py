@@ -85,21 +85,28 @@ READ: dict[tuple[str, int, int], tuple[str, str | None]] = {}
 without reading it again."""
 
 
+def read_text(path: Path) -> tuple[bytes, str]:
+    """The bytes of a data file and their text: at most :data:`MAX_BYTES`, UTF-8 (a byte-order mark
+    is dropped); anything else is a :class:`DataFileError` naming the file."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise DataFileError(
+            f"{path}: {size:,} bytes; data files are limited to {MAX_BYTES // (1024 * 1024)} MiB"
+        )
+    raw = path.read_bytes()
+    try:
+        return raw, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as ex:
+        raise DataFileError(f"{path}: not UTF-8 text (byte {ex.start}); save the file as UTF-8") from None
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file, bad syntax or a key given twice is a :class:`DataFileError`
     naming the file (and the key and line). The file is read once; its hash is kept in :data:`READ`."""
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
     stat = path.stat()
-    if stat.st_size > MAX_BYTES:
-        raise DataFileError(
-            f"{path}: {stat.st_size:,} bytes; data files are limited to {MAX_BYTES // (1024 * 1024)} MiB"
-        )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as ex:
-        raise DataFileError(f"{path}: not UTF-8 text (byte {ex.start}); save the file as UTF-8") from None
+    raw, text = read_text(path)
     data = parse_yaml(text, path)
     version = data.get("version") if isinstance(data, dict) else None
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)

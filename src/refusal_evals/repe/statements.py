@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from refusal_evals.core.files import DataFileError
+from refusal_evals.core.files import DataFileError, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +70,7 @@ def load_statements(path: str | Path | None = None, *, min_true: int = 2) -> Sta
         raise DataFileError(
             f"{file}: statements file not found (expected a CSV with columns statement,label)"
         )
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as ex:
-        raise DataFileError(f"{file}: not UTF-8 text ({ex}); save it as UTF-8") from None
+    raw, text = read_text(file)
     rows, problems = _read_rows(file, text)
     items, dropped, conflicts = _dedupe(rows)
     problems += conflicts
