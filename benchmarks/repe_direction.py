@@ -39,26 +39,32 @@ def convert(folder: str, out: str) -> None:
     print(f"wrote {out}")
 
 
-def plain_forward_seconds(reader, pairs, batch_size: int) -> float:
-    """The same sequences, same length-sorted batches, one forward pass each, no hooks."""
+def subsample(statements, n: int):
+    """A seeded sample of ``n`` true and ``n`` false statements (to keep a CPU run short)."""
+    import dataclasses
+    import random
+
+    rng = random.Random(0)
+    true = [s for s in statements.items if s.label]
+    false = [s for s in statements.items if not s.label]
+    items = rng.sample(true, min(n, len(true))) + rng.sample(false, min(n, len(false)))
+    return dataclasses.replace(statements, items=tuple(items))
+
+
+def plain_forward_seconds(reader, pairs, batch_size: int, keep_last_logits: bool) -> float:
+    """The same sequences in the same length-sorted batches, one plain ``model(...)`` call each (no
+    hooks); with ``keep_last_logits`` only the last position's logits are computed (as the read does)."""
     import torch
 
     from refusal_evals.repe.direction import pair_batches
+    from refusal_evals.repe.steering import left_pad
 
-    class NoHooks:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return None
-
-    from refusal_evals.repe.steering import forward_padded
-
+    extra = {"logits_to_keep": 1} if keep_last_logits else {}
     start = time.perf_counter()
     with torch.inference_mode():
         for batch in pair_batches(pairs, batch_size):
-            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
-            forward_padded(reader.model, seqs, NoHooks(), reader.pad_id, reader.device)
+            ids, mask = left_pad([p.honest for p in batch] + [p.untruthful for p in batch], reader.pad_id)
+            reader.model(input_ids=ids.to(reader.device), attention_mask=mask.to(reader.device), **extra)
     if reader.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -80,15 +86,18 @@ def run(args: argparse.Namespace) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     tokenizer.pad_token = tokenizer.eos_token
     settings = d.DirectionSettings(
-        max_train_pairs=args.max_train_pairs, batch_size=args.batch_size, check_facts=args.check_facts
-    )
+        max_train_pairs=args.max_train_pairs, batch_size=args.batch_size, check_facts=args.check_facts,
+        truncations=args.truncations, check_tokens=args.check_tokens,
+    )  # fmt: skip
     statements, facts = load_statements(None), load_facts(None)[: args.check_facts]
+    if args.max_statements:
+        statements = subsample(statements, args.max_statements)
     pairs = d.contrast_pairs(tokenizer, statements.true, settings.truncations)
     train, test = d.split_pairs(pairs, settings.test_fraction, settings.seed, settings.max_train_pairs)
     dev = next(model.parameters()).device
     batch = args.batch_size or (d.GPU_BATCH_SIZE if dev.type == "cuda" else d.CPU_BATCH_SIZE)
     reader = Reader(model, tokenizer, decoder_layers(model), tokenizer.pad_token_id, dev, batch)
-    plain_forward_seconds(reader, train[: batch // 2], batch)  # warm-up
+    plain_forward_seconds(reader, train[: batch // 2], batch, True)  # warm-up
     with torch.inference_mode():
         t0 = time.perf_counter()
         fit = d._fit_pairs(reader, train, test, progress=False)
@@ -96,7 +105,8 @@ def run(args: argparse.Namespace) -> dict:
         fit.info = {"batch_size": batch}
         d._run_checks(reader, fit, statements, test, settings, facts)
         t2 = time.perf_counter()
-    plain = plain_forward_seconds(reader, train + test, batch)
+    plain = plain_forward_seconds(reader, train + test, batch, False)
+    plain_last = plain_forward_seconds(reader, train + test, batch, True)
     print(d.direction_table(fit))
     summary = fit.summary()
     result = {
@@ -107,6 +117,8 @@ def run(args: argparse.Namespace) -> dict:
         "read_pairs_s": round(t1 - t0, 2),
         "plain_forward_s": round(plain, 2),
         "ratio": round((t1 - t0) / plain, 3),
+        "plain_forward_last_logits_s": round(plain_last, 2),
+        "ratio_vs_last_logits": round((t1 - t0) / plain_last, 3),
         "checks_s": round(t2 - t1, 2),
         "default_layers": summary["default_layers"],
         "statement_auroc": summary["statement_auroc"],
@@ -130,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on a GPU, 16 on a CPU")
     parser.add_argument("--max-train-pairs", type=int, default=512)
     parser.add_argument("--check-facts", type=int, default=40)
+    parser.add_argument(
+        "--max-statements", type=int, default=None, help="a seeded sample of N true + N false"
+    )
+    parser.add_argument("--truncations", type=int, default=4)
+    parser.add_argument("--check-tokens", type=int, default=24)
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args(argv)
     if args.convert:

@@ -125,7 +125,13 @@ def test_multi_turn_scores_every_turn(log_dir):
 def test_cot_false_reports_behaviour_only(log_dir):
     log = run(log_dir, cot=False, condition="refusal")
     names = {s.name for s in log.results.scores}
-    assert names == {"undesired", "unscored_measures"}
+    # the native-reasoning measures are reported beside (None: this model returns no native reasoning)
+    assert names == {
+        "undesired",
+        "native_inconsistent",
+        "native_reason_based_deception",
+        "unscored_measures",
+    }
     follow_up = log.samples[0].messages[3].text
     assert "<reasoning>" not in follow_up and "<reply>" in follow_up
 

@@ -639,7 +639,7 @@ def direction_table(direction: HonestyDirection) -> str:
         f"{direction.n_train_pairs} training pairs, {direction.n_test_pairs} held-out pairs; "
         f"(a) on {info.get('statement_check')} held-out statements; (b) on {info.get('lie_check')}",
         "layer  (a) true/false statements AUROC  (b) own lies AUROC  "
-        "pair accuracy (fitting check): held-out  training",
+        "pair accuracy (fitting check): held-out accuracy  training",
     ]
     a, b = direction.checks()
     for layer in range(direction.n_layers):

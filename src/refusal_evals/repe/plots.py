@@ -32,6 +32,8 @@ MEASURES: list[tuple[str, str]] = [
     ("dishonest_refusal", "dishonest refusals"),
 ]
 HONESTY = "honesty_reply"
+CHECK = "steering_check"
+CHECK_LABEL = "steering check: told to lie, share still stating the true fact (held-out facts)"
 BUCKETS = [("inability_refusal", "refusals claiming inability"), ("other_refusal", "other refusals"),
            ("complied", "complied")]  # fmt: skip
 _GROUP = re.compile(r"^c([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?:/(\w+))?$")
@@ -92,8 +94,28 @@ def tradeoff_data(logs: Sequence[Any]) -> dict[str, dict[str, list[Point]]]:
                     series[f"{HONESTY}/{bucket}"] = curve(metrics, bucket)
             elif score.name in dict(MEASURES):
                 series[score.name] = curve(metrics)
+        if not isinstance(item, EvalLog) or item.samples:
+            series[CHECK] = steering_check_points(item)
         out[label] = series
     return out
+
+
+def steering_check_points(log: Any) -> list[Point]:
+    """The direction's steering check curve, as the ``repe/`` provider recorded it with each reply
+    (``output.metadata["honesty"]["direction_check"]``; the first sample that has it)."""
+    from inspect_ai.log import EvalLog, read_eval_log_samples
+
+    samples = log.samples or [] if isinstance(log, EvalLog) else read_eval_log_samples(
+        str(log), all_samples_required=False
+    )  # fmt: skip
+    for sample in samples:
+        meta = (sample.output.metadata or {}) if sample.output else {}
+        check = ((meta.get("honesty") or {}).get("direction_check") or {}).get(CHECK)
+        if check:
+            n = float(check["n"])
+            return [Point(float(c), float(v), math.nan, math.nan, n)
+                    for c, v in zip(check["coeffs"], check["true_share"], strict=True)]  # fmt: skip
+    return []
 
 
 def _log_files(paths: Sequence[str | Path]) -> list[str]:
@@ -123,7 +145,12 @@ def tradeoff_figure(logs: Sequence[Any], path: str | Path, title: str | None = N
     data = tradeoff_data(items)
     if not any(points for series in data.values() for points in series.values()):
         return None
-    panels = [*MEASURES, (HONESTY, "honesty read-out of the reply (lie detector)")]
+    panels = [
+        MEASURES[0],
+        (CHECK, CHECK_LABEL),
+        *MEASURES[1:],
+        (HONESTY, "honesty read-out of the reply (lie detector)"),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     styles = ["-", "--", ":", "-."]

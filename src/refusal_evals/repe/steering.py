@@ -170,15 +170,21 @@ def honesty_scores(projections: torch.Tensor, lengths: torch.Tensor, centers: to
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
 
 
-def forward_padded(model: Any, seqs: Sequence[Sequence[int]], hooks: Any, pad_id: int, device: Any) -> None:
-    """One left-padded forward pass over ``seqs`` with ``hooks`` installed (position ids from the mask,
-    so a row's states do not depend on its padding; the last position is every row's last token)."""
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)``, each ``[rows, longest]``, the rows padded on the left."""
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for r, s in enumerate(seqs):
         ids[r, width - len(s) :] = torch.tensor(list(s))
         mask[r, width - len(s) :] = 1
+    return ids, mask
+
+
+def forward_padded(model: Any, seqs: Sequence[Sequence[int]], hooks: Any, pad_id: int, device: Any) -> None:
+    """One left-padded forward pass over ``seqs`` with ``hooks`` installed (position ids from the mask,
+    so a row's states do not depend on its padding; the last position is every row's last token)."""
+    ids, mask = left_pad(seqs, pad_id)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     with hooks:
         model(
@@ -186,4 +192,13 @@ def forward_padded(model: Any, seqs: Sequence[Sequence[int]], hooks: Any, pad_id
             attention_mask=mask.to(device),
             position_ids=position_ids.to(device),
             use_cache=False,
+            **_no_logits(model),
         )
+
+
+def _no_logits(model: Any) -> dict[str, Any]:
+    """``logits_to_keep=1`` where the model takes it: reading states needs no vocabulary projection
+    over every position (for a small model with a large vocabulary, a large share of the compute)."""
+    import inspect
+
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}

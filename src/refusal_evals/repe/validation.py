@@ -100,19 +100,13 @@ class Reader:
         self, prompts: Sequence[Sequence[int]], add: dict[int, Any] | None, max_new_tokens: int
     ) -> list[list[int]]:
         """Greedy replies (token ids, up to the first stop token, which is dropped), steered by ``add``."""
-        import torch
-
-        from refusal_evals.repe.steering import LayerHooks
+        from refusal_evals.repe.steering import LayerHooks, left_pad
 
         stop = _stop_ids(self.model, self.tokenizer)
         replies: list[list[int]] = [[] for _ in prompts]
         for batch in by_length(len(prompts), [len(p) for p in prompts], self.batch_size):
-            width = max(len(prompts[r]) for r in batch)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, r in enumerate(batch):
-                ids[row, width - len(prompts[r]) :] = torch.tensor(list(prompts[r]))
-                mask[row, width - len(prompts[r]) :] = 1
+            ids, mask = left_pad([prompts[r] for r in batch], self.pad_id)
+            width = ids.shape[1]
             with LayerHooks(self.layers, sorted(add or {}), add=add):
                 out = self.model.generate(
                     input_ids=ids.to(self.device),

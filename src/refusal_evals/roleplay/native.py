@@ -45,13 +45,16 @@ class NativeReasoning:
         return self.status in AVAILABLE
 
 
+ABSENT = NativeReasoning("absent", None)
+
+
 def native_reasoning(message: ChatMessage) -> NativeReasoning:
     """Every ``ContentReasoning`` part of ``message``, in order: the full reasoning where readable,
     else its summary; redacted parts without a summary are left out."""
     content = [] if isinstance(message.content, str) else message.content
     parts = [c for c in content if isinstance(c, ContentReasoning)]
     if not parts:
-        return NativeReasoning("absent", None)
+        return ABSENT
     full = [p.reasoning.strip() for p in parts if not p.redacted and p.reasoning.strip()]
     readable = [
         p.reasoning.strip() if not p.redacted and p.reasoning.strip() else (p.summary or "").strip()
