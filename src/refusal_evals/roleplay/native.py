@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspect_ai._util.content import ContentReasoning
-from inspect_ai.model import ChatMessage
+from inspect_ai.model import ChatMessage, ContentReasoning
 
 from refusal_evals.core.logic import NAN, all_of, flag
 from refusal_evals.judges.framework import Verdict

@@ -42,7 +42,7 @@ def write(tmp_path: Path, text: str, name: str = "s.csv") -> Path:
 
 
 # --------------------------------------------------------------------------- statements
-# (the file's validation: tests/test_repe_statements.py)
+# (the file's validation: tests/repe/test_repe_statements.py)
 
 
 def test_user_statements_csv(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_real_model_direction_means_something() -> None:  # pragma: no cover - o
     """Opt-in: ``REFUSAL_EVALS_REAL_MODEL=/path/to/smollm2`` (see benchmarks/repe_direction.py)."""
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import repe_direction
 
     result = repe_direction.main([os.environ["REFUSAL_EVALS_REAL_MODEL"], "--max-train-pairs", "128",
