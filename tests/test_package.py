@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import scripted
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import get_model
 from inspect_ai.model._model import init_model_roles
-
-from conftest import scripted
 
 from refusal_evals.core.registry import registered_tasks
 
