@@ -232,6 +232,7 @@ def test_ten_simulated_turns_on_real_estate(log_dir):
 
 def test_survival_figure_from_a_simulated_log(log_dir, tmp_path):
     from refusal_evals.report import read_log
+    from refusal_evals.report.tables import provenance_table
 
     log = run(log_dir, User("Anything else?", "Really?"), turns=3)
     record = read_log(log.location)
@@ -246,6 +247,11 @@ def test_survival_figure_from_a_simulated_log(log_dir, tmp_path):
     )
     png = survival_figure(config, tmp_path / "survival.png")
     assert png is not None and Path(png).stat().st_size > 1000
+    # the provenance table names the user model and the party's prompt versions
+    table = provenance_table([record])
+    row = dict(zip(table.header, table.rows[0], strict=True))
+    assert row["user (simulated party)"] == "mockllm/model"
+    assert "simulated_party_prompt=" in row["versions"], row["versions"]
 
 
 def test_survival_measures():
@@ -282,3 +288,24 @@ def test_party_sections_are_filled_for_every_variant():
         spec = load_scenario(name)
         assert spec.simulated_party is not None
         assert spec.follow_ups[0].startswith(spec.simulated_party.speaker)
+
+
+def test_cache_replays_the_party(log_dir, tmp_path, monkeypatch):
+    """``--cache``: a re-run sends the simulated party nothing (its requests are deterministic)."""
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "cache"))
+    user = User("Anything else?", "Really?")
+    sent = []
+    for _ in range(2):
+        before = len(user.requests)
+        [log] = eval(
+            "refusal_evals/car_sales",
+            model=scripted(agent),
+            model_roles={"grader": scripted(grader), "user": user.model()},
+            task_args={"variants": "civic-flood", "condition": "refusal", "follow_up": "simulated", "turns": 3},
+            log_dir=log_dir,
+            display="none",
+            cache=True,
+        )
+        assert log.status == "success", log.error
+        sent.append(len(user.requests) - before)
+    assert sent == [2, 0]
