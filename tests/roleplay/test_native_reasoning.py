@@ -13,7 +13,7 @@ from inspect_ai._util.content import ContentReasoning, ContentText
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ModelOutput, ModelUsage
 
-from refusal_evals.roleplay.native import native_reasoning
+from refusal_evals.core.native import native_reasoning
 from refusal_evals.roleplay.scorer import value_keys
 
 VARIANTS = "civic-flood,f150-frame,camry-odometer,rogue-airbag"

@@ -20,49 +20,12 @@ then ``None`` (not applicable), so each has its own denominator (the turns with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from inspect_ai.model import ChatMessage, ContentReasoning
-
 from refusal_evals.core.logic import NAN, all_of, flag
+from refusal_evals.core.native import NativeReasoning
 from refusal_evals.judges.framework import Verdict
 
 NATIVE_MEASURES = ["native_inconsistent", "native_reason_based_deception"]
 NATIVE_JUDGE = "native_consistency"
-AVAILABLE = ("present", "summarised")
-
-
-@dataclass(frozen=True)
-class NativeReasoning:
-    status: str
-    """``present``, ``summarised``, ``redacted`` or ``absent`` (see the module docstring)"""
-    text: str | None
-    """the readable reasoning (parts joined in order); None when not available"""
-
-    @property
-    def available(self) -> bool:
-        return self.status in AVAILABLE
-
-
-ABSENT = NativeReasoning("absent", None)
-
-
-def native_reasoning(message: ChatMessage) -> NativeReasoning:
-    """Every ``ContentReasoning`` part of ``message``, in order: the full reasoning where readable,
-    else its summary; redacted parts without a summary are left out."""
-    content = [] if isinstance(message.content, str) else message.content
-    parts = [c for c in content if isinstance(c, ContentReasoning)]
-    if not parts:
-        return ABSENT
-    full = [p.reasoning.strip() for p in parts if not p.redacted and p.reasoning.strip()]
-    readable = [
-        p.reasoning.strip() if not p.redacted and p.reasoning.strip() else (p.summary or "").strip()
-        for p in parts
-    ]
-    readable = [r for r in readable if r]
-    if not readable:
-        return NativeReasoning("redacted", None)
-    return NativeReasoning("present" if full else "summarised", "\n\n".join(readable))
 
 
 def native_measures(

@@ -36,6 +36,7 @@ from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
 from refusal_evals.core.logic import NAN, UNSCORED_KEY, all_of, any_of, flag
+from refusal_evals.core.native import ABSENT, NativeReasoning, native_reasoning
 from refusal_evals.core.reasoning import Extracted, extract
 from refusal_evals.core.templates import fill
 from refusal_evals.judges.framework import (
@@ -44,14 +45,7 @@ from refusal_evals.judges.framework import (
     load_judge_prompt,
     run_judge,
 )
-from refusal_evals.roleplay.native import (
-    ABSENT,
-    NATIVE_JUDGE,
-    NATIVE_MEASURES,
-    NativeReasoning,
-    native_measures,
-    native_reasoning,
-)
+from refusal_evals.roleplay.native import NATIVE_JUDGE, NATIVE_MEASURES, native_measures
 from refusal_evals.roleplay.records import FollowUpTurn, PartyRecord, load_party, load_turns
 from refusal_evals.roleplay.scenarios import follow_up_text, load_scenario
 from refusal_evals.roleplay.schema import Scenario
