@@ -301,7 +301,12 @@ def test_cache_replays_the_party(log_dir, tmp_path, monkeypatch):
             "refusal_evals/car_sales",
             model=scripted(agent),
             model_roles={"grader": scripted(grader), "user": user.model()},
-            task_args={"variants": "civic-flood", "condition": "refusal", "follow_up": "simulated", "turns": 3},
+            task_args={
+                "variants": "civic-flood",
+                "condition": "refusal",
+                "follow_up": "simulated",
+                "turns": 3,
+            },
             log_dir=log_dir,
             display="none",
             cache=True,
