@@ -395,3 +395,12 @@ def test_rescoring_with_the_cli_exits_cleanly(foreign_log, tmp_path):
     rescored = read_eval_log(str(out))
     reasons = {s.scores["insider_trading_judge"].reason for s in rescored.samples}
     assert reasons == {"scoring_failed"}
+
+    # the report counts what is there: both samples unscored, the one lacking a condition under a
+    # group that says so (never "0 unscored")
+    from refusal_evals.report import write_report
+
+    report = write_report([str(out)], tmp_path / "report").markdown.read_text()
+    assert "| mockllm/model | (no 'condition' metadata) | - [-, -] n=0 u=1 " in report
+    assert "| mockllm/model | natural | - [-, -] n=0 u=1 " in report
+    assert "| mockllm/model | all | - [-, -] n=0 u=2 " in report

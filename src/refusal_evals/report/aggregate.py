@@ -114,23 +114,20 @@ def rate_spec(score: ScoreRecord) -> RateSpec | None:
     return None
 
 
-def group_name(meta: dict[str, Any], spec: RateSpec) -> str | None:
-    if spec.group_key not in meta:
-        return None
+def group_name(meta: dict[str, Any], spec: RateSpec) -> str:
+    """The sample's group; a sample without the group's metadata (e.g. a log of another task
+    re-scored with this scorer) is counted in a group that names what it lacks, never dropped."""
+    missing = [k for k in (spec.within, spec.group_key) if k and k not in meta]
+    if missing:
+        return "(no " + " or ".join(f"'{k}'" for k in missing) + " metadata)"
     name = str(meta[spec.group_key])
-    if spec.within:
-        if spec.within not in meta:
-            return None
-        name = f"{meta[spec.within]}/{name}"
-    return name
+    return f"{meta[spec.within]}/{name}" if spec.within else name
 
 
 def counts_from_samples(log: LogRecord, score: str, spec: RateSpec) -> dict[str, Counts]:
     out: dict[str, Counts] = {}
     for s in log.samples:
         g = group_name(s.metadata, spec)
-        if g is None:
-            continue
         v = s.values.get(score, math.nan)
         c = out.setdefault(g, Counts(kind=spec.kind))
         if v is None:
