@@ -50,6 +50,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 from typing_extensions import override
 
+from refusal_evals.core.errors import UserError
 from refusal_evals.repe.context import honesty_coeff_override
 from refusal_evals.repe.direction import DirectionSettings, HonestyDirection, load_or_read_direction
 from refusal_evals.repe.facts import Fact, load_facts
@@ -80,7 +81,7 @@ OWN_ARGS = (
 def parse_layers(value: Any, n_layers: int) -> list[int]:
     """``10-17``, ``12,14``, ``8-11,20``, an int or a list -> sorted layer indices (0-based)."""
     if isinstance(value, bool):
-        raise ValueError(f"-M layers: expected a range such as 10-17, got {value!r}")
+        raise UserError(f"-M layers: expected a range such as 10-17, got {value!r}")
     items: list[Any] = list(value) if isinstance(value, list | tuple) else str(value).split(",")
     chosen: set[int] = set()
     valid = f"layers are numbered 0-{n_layers - 1} for this model"
@@ -90,17 +91,17 @@ def parse_layers(value: Any, n_layers: int) -> list[int]:
             continue
         m = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", text)
         if not m:
-            raise ValueError(
+            raise UserError(
                 f"-M layers: cannot read {text!r}; use a range such as 10-17 or a list 12,14 ({valid})"
             )
         lo, hi = (int(m.group(1)), int(m.group(2))) if m.group(3) is None else (int(m.group(3)),) * 2
         if lo > hi:
-            raise ValueError(f"-M layers: range {text!r} runs backwards")
+            raise UserError(f"-M layers: range {text!r} runs backwards")
         if hi >= n_layers:
-            raise ValueError(f"-M layers: {text!r} is out of range; {valid}")
+            raise UserError(f"-M layers: {text!r} is out of range; {valid}")
         chosen.update(range(lo, hi + 1))
     if not chosen:
-        raise ValueError(f"-M layers: no layer given ({valid})")
+        raise UserError(f"-M layers: no layer given ({valid})")
     return sorted(chosen)
 
 
@@ -122,19 +123,19 @@ def _float_arg(name: str, value: Any) -> float:
     try:
         result = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"-M {name}: expected a number, got {value!r}") from None
+        raise UserError(f"-M {name}: expected a number, got {value!r}") from None
     if not math.isfinite(result):
-        raise ValueError(f"-M {name}: expected a finite number, got {value!r}")
+        raise UserError(f"-M {name}: expected a finite number, got {value!r}")
     return result
 
 
 def _int_arg(name: str, value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"-M {name}: expected a whole number, got {value!r}")
+        raise UserError(f"-M {name}: expected a whole number, got {value!r}")
     try:
         return int(str(value))
     except ValueError:
-        raise ValueError(f"-M {name}: expected a whole number, got {value!r}") from None
+        raise UserError(f"-M {name}: expected a whole number, got {value!r}") from None
 
 
 def _direction_inputs(
@@ -204,7 +205,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
         self.lookup_only = False
         own = {k: model_args.pop(k) for k in OWN_ARGS if k in model_args}
         if model_args.get("hidden_states"):
-            raise ValueError(
+            raise UserError(
                 "-M hidden_states: not supported by repe/ (it records a compact honesty score per reply "
                 "instead of full hidden states); use hf/ to record hidden states"
             )
@@ -236,7 +237,7 @@ class SteeredHuggingFaceAPI(hfp.HuggingFaceAPI):
                 facts=inputs[1] if inputs else None,
             )
         if self.direction.n_layers != n_layers or self.direction.directions.shape[1] != self._hidden_size():
-            raise ValueError(
+            raise UserError(
                 f"honesty direction {self.direction_file or ''} has shape "
                 f"{tuple(self.direction.directions.shape)}; "
                 f"the model has {n_layers} layers of width {self._hidden_size()}"
