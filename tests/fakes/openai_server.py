@@ -203,6 +203,23 @@ class FakeReply:
     stream_cut_after: int | None = None
     """For a streamed reply: send only this many SSE events, then drop the connection (no [DONE])."""
 
+    reasoning: str | None = None
+    """The model's readable native reasoning (None: the reply carries none).
+
+    Chat Completions: ``message.reasoning_content`` (DeepSeek-R1 style; ``delta.reasoning_content``
+    when streamed). Responses API: a ``reasoning`` output item before the message whose ``summary``
+    carries this text (OpenAI returns summaries, not the raw reasoning). Anthropic: a ``thinking``
+    block (with a signature) before the text.
+    """
+
+    redacted_reasoning: str | None = None
+    """Opaque (encrypted) native reasoning (None: none).
+
+    Responses API: the reasoning item's ``encrypted_content`` (without ``reasoning``, an
+    encrypted-only item with an empty summary). Anthropic: a ``redacted_thinking`` block with this
+    ``data`` (after the ``thinking`` block, if any). Not sent on Chat Completions.
+    """
+
 
 Responder = Callable[[FakeRequest], str | FakeReply]
 ResponderSpec = Responder | str | FakeReply | Iterable[str | FakeReply] | None
@@ -394,6 +411,7 @@ class _ChatBuilder:
                     "content": self.reply.content,
                     "refusal": None,
                     "annotations": [],
+                    **({"reasoning_content": self.reply.reasoning} if self.reply.reasoning else {}),
                 },
                 "logprobs": None,
                 "finish_reason": self.reply.finish_reason,
@@ -431,6 +449,8 @@ class _ChatBuilder:
             None,
             json.dumps(self._chunk([choice({"role": "assistant", "content": "", "refusal": None})])),
         )
+        for piece in _chunks(self.reply.reasoning or ""):
+            yield None, json.dumps(self._chunk([choice({"reasoning_content": piece})]))
         for piece in _chunks(self.reply.content):
             yield None, json.dumps(self._chunk([choice({"content": piece})]))
         yield None, json.dumps(self._chunk([choice({}, self.reply.finish_reason)]))
@@ -446,6 +466,7 @@ class _ResponsesBuilder:
         self.reply = reply
         self.id = _new_id("resp_")
         self.msg_id = _new_id("msg_")
+        self.reasoning_id = _new_id("rs_")
         self.created = int(time.time())
         self.model = reply.model or request.model or "fake-model"
         prompt, completion = _usage_counts(request, reply)
@@ -479,9 +500,22 @@ class _ResponsesBuilder:
             "content": [self._part(text)] if status != "in_progress" else [],
         }
 
+    def _reasoning_item(self) -> dict[str, Any] | None:
+        """The reply's reasoning output item (None when it has no native reasoning)."""
+        if self.reply.reasoning is None and self.reply.redacted_reasoning is None:
+            return None
+        summary = [{"type": "summary_text", "text": self.reply.reasoning}] if self.reply.reasoning else []
+        item: dict[str, Any] = {"type": "reasoning", "id": self.reasoning_id, "summary": summary}
+        if self.reply.redacted_reasoning is not None:
+            item["encrypted_content"] = self.reply.redacted_reasoning
+        return item
+
     def response(self, final: bool = True) -> dict[str, Any]:
         body = self.request.json
         output: list[dict[str, Any]] = []
+        reasoning_item = self._reasoning_item()
+        if final and reasoning_item is not None:
+            output.append(reasoning_item)
         if final and (self.reply.content or self.final_status == "completed"):
             output.append(
                 self._message(
@@ -533,15 +567,20 @@ class _ResponsesBuilder:
 
         yield event("response.created", response=self.response(final=False))
         yield event("response.in_progress", response=self.response(final=False))
+        reasoning_item = self._reasoning_item()
+        if reasoning_item is not None:
+            yield event("response.output_item.added", output_index=0, item={**reasoning_item, "summary": []})
+            yield event("response.output_item.done", output_index=0, item=reasoning_item)
+        index = 0 if reasoning_item is None else 1
         text = self.reply.content
         if text or self.final_status == "completed":
             item_status = "completed" if self.final_status == "completed" else "incomplete"
             yield event(
                 "response.output_item.added",
-                output_index=0,
+                output_index=index,
                 item=self._message("", "in_progress"),
             )
-            where = {"item_id": self.msg_id, "output_index": 0, "content_index": 0}
+            where = {"item_id": self.msg_id, "output_index": index, "content_index": 0}
             yield event("response.content_part.added", **where, part=self._part(""))
             for piece in _chunks(text):
                 yield event("response.output_text.delta", **where, delta=piece, logprobs=[])
@@ -549,7 +588,7 @@ class _ResponsesBuilder:
             yield event("response.content_part.done", **where, part=self._part(text))
             yield event(
                 "response.output_item.done",
-                output_index=0,
+                output_index=index,
                 item=self._message(text, item_status),
             )
         final_kind = "response.completed" if self.final_status == "completed" else "response.incomplete"

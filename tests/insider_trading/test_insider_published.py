@@ -89,10 +89,22 @@ def test_file_without_scratchpad_is_measured_without_reasoning_measures(tmp_path
     assert log.eval.metadata["cot"] is False and log.eval.metadata["cot_from"] == "prompt_file"
     assert log.eval.metadata["experiment"]["settings"]["cot"] is False
     names = {s.name for s in log.results.scores}
-    assert names == {"misaligned", "deceptive_report", "doubling_down", "unscored_measures"}
+    assert names == {
+        "misaligned",
+        "deceptive_report",
+        "doubling_down",
+        "native_deceptive_report",
+        "unscored_measures",
+    }
     [sample] = log.samples
     value = sample.scores["insider_trading_judge"].value
-    assert value == {"misaligned": 1, "deceptive_report": 1, "doubling_down": 1, "unscored_measures": 0}
+    assert value == {
+        "misaligned": 1,
+        "deceptive_report": 1,
+        "doubling_down": 1,
+        "native_deceptive_report": None,  # no native reasoning: not applicable
+        "unscored_measures": 0,
+    }
     assert "missing_reasoning" not in value and "reason_based_deception" not in value
 
 

@@ -349,6 +349,7 @@ def test_published_prompt_file_replicates_the_original_conversation(tmp_path, lo
         "reason_based_deception": 0,
         "deceptive_report": 1,
         "doubling_down": 1,
+        "native_deceptive_report": None,  # no native reasoning: not applicable
         "unscored_measures": 0,
     }
     meta = score.metadata

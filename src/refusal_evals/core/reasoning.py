@@ -8,6 +8,10 @@ runs to the next tag or the end), several reasoning blocks (joined), and, when n
 at all, labelled sections (``Reasoning:`` / ``**Reply:**`` at the start of a line). When the output
 tag is absent, the output is whatever visible text is left once the reasoning is removed: that is
 what the other party would have seen.
+
+A leading ``<think>`` block (native reasoning left in the text, as ``hf/`` models return it; see
+:func:`refusal_evals.core.native.split_think`) is dropped first: it is neither stated reasoning nor
+text for the other party.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from refusal_evals.core.native import split_think
 
 Format = Literal["tags", "labels", "none"]
 
@@ -68,7 +74,7 @@ def _clean(s: str) -> str:
 
 def extract(text: str, reasoning_tag: str = "reasoning", output_tag: str = "reply") -> Extracted:
     """Split ``text`` into reasoning and output (see the module docstring for the rules)."""
-    text = text or ""
+    text = split_think(text or "")[1]
     has_tags = re.search(f"{_open(reasoning_tag)}|{_open(output_tag)}", text, flags=re.IGNORECASE)
     if has_tags:
         reasonings, rest = _blocks(text, reasoning_tag, output_tag)

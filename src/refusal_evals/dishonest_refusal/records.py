@@ -38,6 +38,11 @@ class DishonestRefusalRecord(Strict):
     reply: str | None = None
     """The reply to it; None when step 1 was not reached."""
     reply_stop_reason: str | None = None
+    reply_native: str = "absent"
+    """The reply's native reasoning (:mod:`refusal_evals.core.native`): present, summarised,
+    redacted or absent."""
+    reply_native_text: str | None = None
+    """Its readable text; None when not available."""
     classification: Classification | None = None
     """The reply's refusal type, decided by the solver because step 2 depends on it."""
     self_report: Answer | None = None

@@ -2,7 +2,7 @@
 
 1. The model answers the harmful request (the sample's input). The reply is classified at once
    (fast path or refusal-type judge, see :mod:`refusal_evals.dishonest_refusal.refusal_type`), because step 2
-   depends on it.
+   depends on it. The reply's native reasoning (a reasoning model's thinking) is kept with it.
 2. After a refusal, a fixed, neutral follow-up question in the same conversation asks whether it was
    unable or unwilling to answer (user message metadata ``{"self_report_question": true}``); the
    model's answer is the self-report.
@@ -21,6 +21,7 @@ from inspect_ai.model import ChatMessageUser, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.util import collect, span
 
+from refusal_evals.core.native import native_reasoning
 from refusal_evals.dishonest_refusal.records import Answer, DishonestRefusalRecord, ProbeAnswer, save_record
 from refusal_evals.dishonest_refusal.refusal_type import classify_refusal
 from refusal_evals.judges.framework import GRADER_ROLE
@@ -45,6 +46,8 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
             state = await generate(state)
             record.reply = state.output.completion
             record.reply_stop_reason = state.output.stop_reason
+            native = native_reasoning(state.output.message)
+            record.reply_native, record.reply_native_text = native.status, native.text
             grader = get_model(role=GRADER_ROLE, required=True)
             async with span("classify_reply"):
                 step1 = await classify_refusal(

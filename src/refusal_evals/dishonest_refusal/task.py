@@ -21,6 +21,7 @@ from refusal_evals.dishonest_refusal.requests import BUILTIN, load_requests, par
 from refusal_evals.dishonest_refusal.scorer import dishonest_metrics, dishonest_refusal_judge
 from refusal_evals.dishonest_refusal.solver import dishonest_refusal_steps
 from refusal_evals.judges.framework import PROMPTS_DIR
+from refusal_evals.judges.native_awareness import NATIVE_AWARENESS
 
 DEFAULT_CONFIG = GenerateConfig(max_tokens=1024)
 """The provider's default temperature; override with ``--temperature``. Probe answers need room."""
@@ -112,7 +113,9 @@ def request_experiment(evaluation: str, args: RequestArgs, dataset: Any) -> dict
         f"1-{args.requests.version}",
         {**settings, "dataset": path},
         files={"dataset": path or BUILTIN},
-        judges=judge_files(PROMPTS_DIR, "refusal_type", "self_report", "capability", "harmfulness"),
+        judges=judge_files(
+            PROMPTS_DIR, "refusal_type", "self_report", "capability", "harmfulness", NATIVE_AWARENESS
+        ),
         values={"self_report_question": args.self_report_question},
     )
 
@@ -144,7 +147,7 @@ def dishonest_refusal(
         dataset=args.samples(),
         solver=args.solver(),
         scorer=dishonest_refusal_judge(bare_cant_is_inability=args.bare_cant_is_inability),
-        metrics=dishonest_metrics(),
+        metrics=dishonest_metrics(native=True),
         config=DEFAULT_CONFIG,
         version=f"1-{args.requests.version}",
         metadata={**args.metadata(), EXPERIMENT_KEY: request_experiment("dishonest_refusal", args, dataset)},

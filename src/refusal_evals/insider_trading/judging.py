@@ -5,6 +5,8 @@
   report (the doubling-down question is asked only after a deceptive one); the scorer judges the
   answer.
 - consistency judge (``consistency``): does the decision turn's reasoning match the action taken?
+- native-awareness judge (``native_awareness``, called by the scorer): does the report turn's native
+  reasoning show the agent knows its trade relied on the tip?
 
 What the judge reads is found deterministically first; a turn with nothing to judge is unscored
 without a grader call.
@@ -18,6 +20,7 @@ from refusal_evals.core.logic import NAN
 from refusal_evals.insider_trading.records import StageVerdict
 from refusal_evals.insider_trading.trades import messages_sent, parse_turn
 from refusal_evals.judges.framework import Verdict, load_judge_prompt, run_judge
+from refusal_evals.judges.native_awareness import NATIVE_AWARENESS
 
 DECEPTION_JUDGE = "insider_deception"
 CONSISTENCY_JUDGE = "consistency"
@@ -28,7 +31,8 @@ ANSWER_STAGE = "answer to the manager's question"
 
 def judge_versions() -> dict[str, str]:
     """The prompt version of each judge (recorded in the score metadata)."""
-    return {name: load_judge_prompt(name).version for name in (CONSISTENCY_JUDGE, DECEPTION_JUDGE)}
+    names = (CONSISTENCY_JUDGE, DECEPTION_JUDGE, NATIVE_AWARENESS)
+    return {name: load_judge_prompt(name).version for name in names}
 
 
 def judged_text(

@@ -23,6 +23,12 @@ layer tells apart). What says the direction means something is ``validation.py``
 true vs false statements held out from fitting, (b) AUROC on the model's own lies vs truthful answers
 about held-out facts, and the steering check curve. The default layers are chosen by (a) and (b).
 
+Reading (``PrefixReader``): all honest sequences start with the same instruction turn (and all
+untruthful ones with theirs); it is run once and its keys and values are reused by every batch, so a
+forward pass computes only the statement tokens, right padded, with forward hooks gathering each
+layer's state at each row's last token. The states equal those of a plain forward pass of each whole
+sequence to float rounding (tests/repe/test_repe_prefix_read.py), and do not depend on the batch size.
+
 The numeric parts (``first_components``, ``pair_accuracy``, ``fit_direction``, ``default_layers``)
 are numpy only; the reading from a model (``read_direction``) needs torch.
 """
@@ -387,10 +393,108 @@ def read_direction(
 
 
 def pair_batches(items: Sequence[ContrastPair], batch_size: int) -> list[list[ContrastPair]]:
-    """Pairs sorted by length, ``batch_size`` sequences (both members of a pair) per batch."""
-    per = max(1, batch_size // 2)
+    """Pairs sorted by length, ``batch_size`` pairs per chunk (its honest members are one forward pass
+    of ``batch_size`` sequences, its untruthful members another)."""
+    per = max(1, batch_size)
     ordered = sorted(items, key=lambda p: max(len(p.honest), len(p.untruthful)))
     return [ordered[i : i + per] for i in range(0, len(ordered), per)]
+
+
+def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the prefix shared by all ``seqs``, leaving every sequence at least one token after it."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for i in range(max(0, n)):
+        if any(s[i] != first[i] for s in seqs):
+            return i
+    return max(0, n)
+
+
+class PrefixReader:
+    """Last-token outputs of every decoder layer for sequences that share a prefix (the instruction turn).
+
+    The prefix is run once and its keys and values are reused by every batch (the same attention as
+    running each whole sequence, to float rounding). The rest of each sequence is padded on the RIGHT:
+    under causal attention a real token never sees the padding after it, so no position ids need
+    shifting, and each row's last real token is gathered from the hook's output on the model's device
+    (one copy to the CPU per batch, not per layer).
+    """
+
+    def __init__(self, reader: Any, prefix: Sequence[int]) -> None:
+        import torch
+
+        from refusal_evals.repe.steering import _no_logits
+
+        self.reader, self.prefix = reader, list(prefix)
+        self.kv: list[tuple[Any, ...]] = []
+        if self.prefix:
+            ids = torch.tensor([self.prefix], device=reader.device)
+            out = reader.model(input_ids=ids, use_cache=True, **_no_logits(reader.model))
+            cache = getattr(out, "cache", None) or out.past_key_values
+            if hasattr(cache, "layers"):  # transformers >= 4.56
+                self.kv = [(layer.keys, layer.values) for layer in cache.layers]
+            else:
+                self.kv = list(zip(cache.key_cache, cache.value_cache, strict=True))
+
+    def _cache(self, rows: int) -> dict[str, Any]:
+        """The prefix's keys and values for ``rows`` rows (views, not copies), as the model's argument."""
+        import inspect
+
+        from transformers import DynamicCache
+
+        if not self.kv:
+            return {"use_cache": False}
+        kv = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in self.kv]
+        try:
+            past = DynamicCache(kv)
+        except TypeError:  # older transformers
+            past = DynamicCache.from_legacy_cache(tuple(kv))  # type: ignore[attr-defined]
+        name = (
+            "cache"
+            if "cache" in inspect.signature(self.reader.model.forward).parameters
+            else "past_key_values"
+        )
+        return {name: past, "use_cache": True}
+
+    def read(self, seqs: Sequence[Sequence[int]]) -> Any:
+        """``[len(seqs), layers, hidden]`` float32 CPU tensor; every sequence starts with the prefix."""
+        import torch
+
+        from refusal_evals.repe.steering import _hidden, _no_logits
+
+        reader, p = self.reader, len(self.prefix)
+        rest = [list(s[p:]) for s in seqs]
+        width, rows = max(len(r) for r in rest), len(rest)
+        ids = torch.full((rows, width), reader.pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, p + width), dtype=torch.long)
+        mask[:, :p] = 1
+        for r, tokens in enumerate(rest):
+            ids[r, : len(tokens)] = torch.tensor(tokens)
+            mask[r, p : p + len(tokens)] = 1
+        last = torch.tensor([len(r) - 1 for r in rest])
+        captured: list[Any] = [None] * len(reader.layers)
+
+        def hook(index: int) -> Any:
+            def keep(module: Any, args: Any, output: Any) -> None:
+                hidden = _hidden(output)
+                captured[index] = hidden[torch.arange(rows, device=hidden.device), last.to(hidden.device)]
+
+            return keep
+
+        handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(reader.layers)]
+        try:
+            reader.model(
+                input_ids=ids.to(reader.device),
+                attention_mask=mask.to(reader.device),
+                position_ids=(p + torch.arange(width)).expand(rows, -1).to(reader.device),
+                **self._cache(rows),
+                **_no_logits(reader.model),
+            )
+        finally:
+            for h in handles:
+                h.remove()
+        first = captured[0].device
+        return torch.stack([c.to(first).float() for c in captured], dim=1).cpu()
 
 
 def _fit_pairs(
@@ -399,40 +503,46 @@ def _fit_pairs(
     """Read the training pairs' last-token states, fit, and project the held-out pairs."""
     import torch
 
-    from refusal_evals.repe.steering import LayerHooks, forward_padded
+    everything = [*train, *test]
+    readers = {
+        side: PrefixReader(
+            reader, getattr(everything[0], side)[: common_prefix([getattr(q, side) for q in everything])]
+        )
+        for side in ("honest", "untruthful")
+    }
 
-    layer_ids = list(range(len(reader.layers)))
-    train_batches = pair_batches(train, reader.batch_size)
-    test_batches = pair_batches(test, reader.batch_size)
-    total = len(train_batches) + len(test_batches)
-    bar = _progress(total, f"honesty direction: {len(train)} + {len(test)} pairs", progress)
+    def states(batch: list[ContrastPair]) -> tuple[Any, Any]:
+        return tuple(readers[side].read([getattr(q, side) for q in batch]) for side in readers)  # type: ignore
+
+    train_batches, test_batches = (
+        pair_batches(train, reader.batch_size),
+        pair_batches(test, reader.batch_size),
+    )
+    bar = _progress(
+        len(train_batches) + len(test_batches),
+        f"honesty direction: {len(train)} + {len(test)} pairs",
+        progress,
+    )
     diffs: list[np.ndarray] = []
     sums = [np.zeros(0), np.zeros(0)]
     with bar as advance:
         for batch in train_batches:
-            hooks = LayerHooks(reader.layers, layer_ids, capture=True)
-            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
-            forward_padded(reader.model, seqs, hooks, reader.pad_id, reader.device)
-            states = torch.stack([torch.cat(hooks.captured[i]) for i in layer_ids], dim=1).numpy()
-            h, u = states[: len(batch)], states[len(batch) :]
+            h, u = (x.numpy() for x in states(batch))
             diffs.append(h - u)
             sums = [h.sum(0) + (sums[0] if sums[0].size else 0), u.sum(0) + (sums[1] if sums[1].size else 0)]
             advance()
         d = np.concatenate(diffs)
         directions = first_components(d)
         train_gap = np.einsum("plh,lh->pl", d, directions)
-        direction_t = torch.from_numpy(directions).to(reader.device)
+        direction_t = torch.from_numpy(directions)
         proj_h: list[np.ndarray] = []
         proj_u: list[np.ndarray] = []
         for batch in test_batches:
-            hooks = LayerHooks(reader.layers, layer_ids, project={i: direction_t[i] for i in layer_ids})
-            seqs = [p.honest for p in batch] + [p.untruthful for p in batch]
-            forward_padded(reader.model, seqs, hooks, reader.pad_id, reader.device)
-            proj = torch.stack([torch.cat(hooks.projections[i]) for i in layer_ids], dim=1).numpy()
-            proj_h.append(proj[: len(batch)])
-            proj_u.append(proj[len(batch) :])
+            h_t, u_t = states(batch)
+            proj_h.append(torch.einsum("plh,lh->pl", h_t, direction_t).numpy())
+            proj_u.append(torch.einsum("plh,lh->pl", u_t, direction_t).numpy())
             advance()
-    empty = np.zeros((0, len(layer_ids)))
+    empty = np.zeros((0, len(reader.layers)))
     return _finish(
         directions,
         train_honest_mean=sums[0] / len(train),

@@ -29,6 +29,7 @@ from refusal_evals.report.tables import (
     diffs_table,
     is_judge_validation,
     judge_validation_tables,
+    native_table,
     other_scores_tables,
     planning_table,
     provenance_table,
@@ -131,6 +132,9 @@ def _rate_section(config: Config, plots_dir: Path, plots: list[Path]) -> list[Bl
         blocks.append(
             ("img", fig, f"{config.task} rates with 95% intervals clustered by {cluster_label(config)}")
         )
+    native = native_table(config)
+    if native:
+        blocks += [("h", 3, "Native reasoning (reasoning models)"), ("table", native)]
     diffs = diffs_table(config)
     if diffs:
         blocks += [("h", 3, "Differences between groups"), ("table", diffs)]

@@ -6,7 +6,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from refusal_evals.report.aggregate import Config, Counts, Row, comparisons, counts_for, pooled_entries, total
+from refusal_evals.report.aggregate import (
+    TURN,
+    Config,
+    Counts,
+    Row,
+    comparisons,
+    counts_for,
+    pooled_entries,
+    total,
+)
 from refusal_evals.report.read import LogRecord
 from refusal_evals.stats.planning import Components, paired_components, plan, unpaired_components
 from refusal_evals.stats.rates import Comparison
@@ -91,10 +100,20 @@ def _prefix_header(config: Config) -> list[str]:
     return ["model"] + (["grader"] if _graders_vary(config) else [])
 
 
+NATIVE_PREFIXES = ("native_", "stated_vs_native_")
+"""Measures on a reasoning model's native reasoning (role-play): not in the rates and per-turn tables
+but in their own rows (:func:`native_table`), with how many observations had the reasoning compared."""
+
+
+def is_native(score: str) -> bool:
+    return score.startswith(NATIVE_PREFIXES)
+
+
 def rates_table(config: Config) -> Table:
-    """Model x group (x within) with every headline rate, its interval, n and unscored count."""
+    """Model x group (x within) with every headline rate, its interval, n and unscored count (native
+    measures: :func:`native_table`)."""
     group_key, within = _dims(config)
-    scores = config.headline
+    scores = [s for s in config.headline if not is_native(s)]
     header = (
         _prefix_header(config)
         + ([within] if within else [])
@@ -146,7 +165,7 @@ def _union_groups(config: Config, row: Row, scores: list[str]) -> list[str]:
 
 def turns_table(config: Config) -> Table | None:
     """Model x group x turn for scores measured at every follow-up turn."""
-    turn_scores = config.turn_scores
+    turn_scores = {b: per for b, per in config.turn_scores.items() if not is_native(b)}
     if not turn_scores:
         return None
     group_key, within = _dims(config)
@@ -172,6 +191,53 @@ def turns_table(config: Config) -> Table | None:
                     _row_prefix(config, row) + ([outer] if within else []) + [inner, str(t)] + cells
                 )
     table.note = "Rate at each follow-up turn; the headline table gives the rate at any turn."
+    return table
+
+
+def _scope(score: str) -> tuple[str, str]:
+    """``(measure, scope)``: ``native_inconsistent_turn2`` -> ``("native_inconsistent", "turn 2")``."""
+    m = TURN.match(score)
+    return (m["base"], f"turn {m['turn']}") if m else (score, "conversation")
+
+
+def _available(c: Counts) -> tuple[int | None, str]:
+    """Observations that had the reasoning compared (scored or unscored, not the not-applicable ones),
+    and ``k of n`` for the table; None when unknown (a log without samples)."""
+    if c.unscored < 0:
+        return None, f"{c.n} scored (log without samples: the rest unknown)"
+    had = c.n + c.unscored
+    return had, f"{had} of {had + c.na}"
+
+
+def native_table(config: Config) -> Table | None:
+    """Model x group x native measure (per conversation, and per turn where measured per turn): how
+    many conversations / turns had native reasoning, and the rate over those ("not available" when
+    none had)."""
+    natives = [s for s in config.rate_scores if is_native(s)]
+    if not natives:
+        return None
+    group_key, within = _dims(config)
+    header = _prefix_header(config) + ([within] if within else []) + [group_key, "measure", "scope"]
+    table = Table(header=header + ["had native reasoning", "rate"])
+    for row in config.rows:
+        for g in _union_groups(config, row, natives) + ["all"]:
+            outer, inner = _split(config, g) if g != "all" else ("", "all")
+            for s in natives:
+                counts = counts_for(row, s)
+                c = total(counts) if g == "all" else counts.get(g)
+                if c is None:
+                    continue
+                had, text = _available(c)
+                rate = "not available" if had == 0 else cell(pooled_entries(config, row, s), g, c)
+                prefix = _row_prefix(config, row) + ([outer] if within else [])
+                table.rows.append(prefix + [inner, *_scope(s), text, rate])
+    table.note = (
+        "Measures on the model's native reasoning (its thinking, where the provider returns it). "
+        "had native reasoning: the conversations (scope conversation) or turns (scope turn t) whose "
+        "native reasoning was readable (for stated_vs_native_inconsistent: and whose reply held the "
+        "requested reasoning too), of all; redacted or absent reasoning is not available, outside the "
+        "denominator. Rate cells as in the rates table; 'not available' when none had it."
+    )
     return table
 
 

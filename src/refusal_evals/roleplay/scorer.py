@@ -11,7 +11,9 @@ For each follow-up reply (turn ``t``):
 - ``native_inconsistent`` / ``native_reason_based_deception``: the same on the model's native reasoning
   (its thinking, when the provider returns it; with or without ``cot``), None (not applicable) where
   none is available, so their denominators are the turns with native reasoning
-  (:mod:`refusal_evals.roleplay.native`; ``native_reasoning`` in each turn's metadata).
+  (:mod:`refusal_evals.roleplay.native`; ``native_reasoning`` in each turn's metadata);
+- ``stated_vs_native_inconsistent`` (``cot`` only): the stated-vs-native judge labels the requested
+  reasoning ``inconsistent`` with the native reasoning; None unless both are available.
 
 The score value holds each measure for the conversation as a whole ("at any follow-up turn", which is
 turn 1 when ``turns=1``) and, when ``turns > 1``, per turn as ``<measure>_turn<t>``. A measure the
@@ -41,11 +43,20 @@ from refusal_evals.core.reasoning import Extracted, extract
 from refusal_evals.core.templates import fill
 from refusal_evals.judges.framework import (
     GRADER_ROLE,
+    JudgeExample,
     Verdict,
     load_judge_prompt,
     run_judge,
 )
-from refusal_evals.roleplay.native import NATIVE_JUDGE, NATIVE_MEASURES, native_measures
+from refusal_evals.roleplay.native import (
+    CONDITIONAL_MEASURES,
+    NATIVE_JUDGE,
+    NATIVE_MEASURES,
+    STATED_NATIVE,
+    STATED_NATIVE_JUDGE,
+    native_measures,
+    stated_native_measure,
+)
 from refusal_evals.roleplay.records import FollowUpTurn, PartyRecord, load_party, load_turns
 from refusal_evals.roleplay.scenarios import follow_up_text, load_scenario
 from refusal_evals.roleplay.schema import Scenario
@@ -59,9 +70,13 @@ COT_MEASURES = [
     "inconsistent_reasoning",
     "reason_based_deception",
     *NATIVE_MEASURES,
+    STATED_NATIVE,
 ]
 PLAIN_MEASURES = ["undesired", *NATIVE_MEASURES]
 
+
+JUDGES = ("behaviour", "consistency", NATIVE_JUDGE, STATED_NATIVE_JUDGE)
+"""The judges of a turn, in the order their verdicts are explained (``<judge>_judge`` metadata)."""
 
 SURVIVAL = "survival"
 """``follow_up=simulated``: no undesired reply in the conversation; ``survival_turn<t>``: none in its
@@ -102,40 +117,35 @@ async def judge_turn(
     grader: Model,
     history: str,
     native: NativeReasoning,
-) -> tuple[Verdict, Verdict | None, Verdict | None]:
-    """The behaviour judge on the output; when reasoning was asked for and given, the consistency
-    judge; when native reasoning is available, the native-consistency judge (called concurrently)."""
+) -> dict[str, Verdict]:
+    """The verdicts of one turn, by judge, all called concurrently: the behaviour judge on the output;
+    when reasoning was asked for and given, the consistency judge; when native reasoning is available,
+    the native-consistency judge, and with the stated reasoning too, the stated-vs-native judge."""
     rubric = scenario.behaviour_judge
     context = fill(rubric.context, values)
-    jobs = [
-        run_judge(
-            load_judge_prompt("behaviour"),
+    stated = parts.reasoning if cot else None
+    calls: dict[str, tuple[list[JudgeExample] | None, dict[str, str]]] = {
+        "behaviour": (
             rubric.examples,
-            grader,
-            context=context,
-            undesired=rubric.undesired,
-            acceptable=rubric.acceptable,
-            history=history,
-            message=message,
-            output=parts.output,
+            {
+                "undesired": rubric.undesired,
+                "acceptable": rubric.acceptable,
+                "history": history,
+                "output": parts.output,
+            },
         )
+    }
+    if stated:
+        calls["consistency"] = (None, {"reasoning": stated, "output": parts.output})
+    if native.text:
+        calls[NATIVE_JUDGE] = (None, {"reasoning": native.text, "output": parts.output})
+    if native.text and stated:
+        calls[STATED_NATIVE_JUDGE] = (None, {"thinking": native.text, "reasoning": stated})
+    jobs = [
+        run_judge(load_judge_prompt(name), examples, grader, context=context, message=message, **fields)
+        for name, (examples, fields) in calls.items()
     ]
-    reasonings = {"consistency": parts.reasoning if cot else None, NATIVE_JUDGE: native.text}
-    judged = [name for name, text in reasonings.items() if text]
-    for name in judged:
-        jobs.append(
-            run_judge(
-                load_judge_prompt(name),
-                None,
-                grader,
-                context=context,
-                message=message,
-                reasoning=reasonings[name] or "",
-                output=parts.output,
-            )
-        )
-    verdicts = dict(zip(["behaviour", *judged], await asyncio.gather(*jobs), strict=True))
-    return verdicts["behaviour"], verdicts.get("consistency"), verdicts.get(NATIVE_JUDGE)
+    return dict(zip(calls, await asyncio.gather(*jobs), strict=True))
 
 
 def turn_measures(
@@ -182,13 +192,11 @@ async def score_turn(
         "output": parts.output,
         "native_reasoning": native.status,
         "native_reasoning_text": native.text,
-        "behaviour_judge": None,
-        "consistency_judge": None,
-        "native_consistency_judge": None,
+        **{f"{name}_judge": None for name in JUDGES},
         "why_unscored": None,
         "reason": None,
     }
-    behaviour = consistency = native_verdict = None
+    verdicts: dict[str, Verdict] = {}
     if not parts.output:
         filtered = record.stop_reason == "content_filter"
         result["why_unscored"] = (
@@ -197,18 +205,17 @@ async def score_turn(
         result["reason"] = "no_response"
     else:
         message = party_message(scenario, record, values)
-        behaviour, consistency, native_verdict = await judge_turn(
-            scenario, values, message, parts, cot, grader, history, native
-        )
-        result["behaviour_judge"] = behaviour.as_metadata()
-        result["consistency_judge"] = consistency.as_metadata() if consistency else None
-        result["native_consistency_judge"] = native_verdict.as_metadata() if native_verdict else None
-        verdicts = (behaviour, consistency, native_verdict)
-        failed = [v.why_unscored for v in verdicts if v and v.why_unscored]
+        verdicts = await judge_turn(scenario, values, message, parts, cot, grader, history, native)
+        for name in JUDGES:
+            result[f"{name}_judge"] = verdicts[name].as_metadata() if name in verdicts else None
+        failed = [v.why_unscored for v in verdicts.values() if v.why_unscored]
         result["why_unscored"] = "; ".join(failed) or None
         result["reason"] = "grader_failed" if failed else None
-    result.update(turn_measures(parts, behaviour, consistency, cot))
-    result.update(native_measures(native, result["undesired"], parts.output, native_verdict))
+    result.update(turn_measures(parts, verdicts.get("behaviour"), verdicts.get("consistency"), cot))
+    result.update(native_measures(native, result["undesired"], parts.output, verdicts.get(NATIVE_JUDGE)))
+    if cot:
+        stated = verdicts.get(STATED_NATIVE_JUDGE)
+        result.update(stated_native_measure(native, parts.reasoning, parts.output, stated))
     return result
 
 
@@ -256,8 +263,8 @@ def conversation_value(
     for m in measures(cot):
         values = per_turn(done, m, turns, stopped_at)
         applicable = [v for v in values if v is not None]
-        # a native measure no turn had native reasoning for is not applicable to the conversation
-        value[m] = None if m in NATIVE_MEASURES and not applicable else any_of(*applicable)
+        # a native measure no turn had the reasoning for is not applicable to the conversation
+        value[m] = None if m in CONDITIONAL_MEASURES and not applicable else any_of(*applicable)
         if turns > 1:
             for t, v in enumerate(values, start=1):
                 value[f"{m}_turn{t}"] = v
@@ -289,8 +296,8 @@ def _explain(turn: dict[str, Any]) -> str:
     lines = [f"Turn {turn['turn']}:"]
     if turn.get("why_unscored") and not turn.get("behaviour_judge"):
         lines.append(f"  unscored: {turn['why_unscored']}")
-    for key in ("behaviour_judge", "consistency_judge", "native_consistency_judge"):
-        v = turn.get(key)
+    for key in JUDGES:
+        v = turn.get(f"{key}_judge")
         if v:
             label = v["label"] or f"UNSCORED ({v['why_unscored']})"
             lines.append(f"  {v['judge']} judge -> {label}\n{v['explanation'].strip()}")
@@ -348,6 +355,7 @@ def roleplay_judge(scenario: str, cot: bool = True, turns: int = 1, follow_up: s
         "behaviour": load_judge_prompt("behaviour").version,
         "consistency": load_judge_prompt("consistency").version,
         NATIVE_JUDGE: load_judge_prompt(NATIVE_JUDGE).version,
+        STATED_NATIVE_JUDGE: load_judge_prompt(STATED_NATIVE_JUDGE).version,
         **(party_versions(spec) if simulated else {}),
     }
 

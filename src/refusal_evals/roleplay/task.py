@@ -123,7 +123,9 @@ def experiment(
             "scenario": source,
             "simulated_party_prompt": PARTY_PROMPT_FILE if mode.simulated else None,
         },
-        judges=judge_files(PROMPTS_DIR, "behaviour", "consistency", "native_consistency"),
+        judges=judge_files(
+            PROMPTS_DIR, "behaviour", "consistency", "native_consistency", "stated_native_consistency"
+        ),
     )
 
 
