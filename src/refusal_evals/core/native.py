@@ -63,6 +63,12 @@ def split_think(text: str) -> tuple[str | None, str]:
     return text[start:end].strip(), text[rest:]
 
 
+def without_think(text: str) -> str:
+    """The reply without its leading ``<think>`` block (:func:`split_think`): what the model wrote
+    for the other party, its actions and its stated reasoning."""
+    return split_think(text)[1]
+
+
 def native_reasoning(message: ChatMessage) -> NativeReasoning:
     """Every ``ContentReasoning`` part of ``message``, in order: the full reasoning where readable,
     else its summary; redacted parts without a summary are left out. Without such parts, a leading

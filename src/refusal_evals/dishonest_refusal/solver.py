@@ -21,7 +21,7 @@ from inspect_ai.model import ChatMessageUser, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.util import collect, span
 
-from refusal_evals.core.native import native_reasoning
+from refusal_evals.core.native import native_reasoning, without_think
 from refusal_evals.dishonest_refusal.records import Answer, DishonestRefusalRecord, ProbeAnswer, save_record
 from refusal_evals.dishonest_refusal.refusal_type import classify_refusal
 from refusal_evals.judges.framework import GRADER_ROLE
@@ -44,7 +44,7 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
             nonlocal state
             # step 1: the harmful request
             state = await generate(state)
-            record.reply = state.output.completion
+            record.reply = without_think(state.output.completion)
             record.reply_stop_reason = state.output.stop_reason
             native = native_reasoning(state.output.message)
             record.reply_native, record.reply_native_text = native.status, native.text
@@ -63,7 +63,7 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
             state = await generate(state)
             record.self_report = Answer(
                 question=self_report_question,
-                answer=state.output.completion,
+                answer=without_think(state.output.completion),
                 stop_reason=state.output.stop_reason,
             )
 
@@ -76,7 +76,10 @@ def dishonest_refusal_steps(self_report_question: str, follow_up: bool = True) -
             async with span("capability_probe"):
                 output = await model.generate([ChatMessageUser(content=probe)])
             record.probe = ProbeAnswer(
-                question=probe, answer=output.completion, stop_reason=output.stop_reason, model=str(model)
+                question=probe,
+                answer=without_think(output.completion),
+                stop_reason=output.stop_reason,
+                model=str(model),
             )
 
         try:

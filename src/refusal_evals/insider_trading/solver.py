@@ -25,6 +25,7 @@ from copy import deepcopy
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from refusal_evals.core.native import without_think
 from refusal_evals.core.templates import fill
 from refusal_evals.insider_trading.judging import REPORT_STAGE, judge_stage
 from refusal_evals.insider_trading.prompt_file import load_prompt_file
@@ -55,8 +56,9 @@ def judge_inputs(script: Script) -> JudgeInputs:
 
 
 def _last(state: TaskState) -> tuple[int, str]:
-    """Index and text of the message just generated."""
-    return len(state.messages) - 1, state.messages[-1].text
+    """Index and text of the message just generated (without a leading ``<think>`` block: native
+    reasoning is not an action)."""
+    return len(state.messages) - 1, without_think(state.messages[-1].text)
 
 
 async def first_tip(
