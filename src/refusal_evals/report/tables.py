@@ -233,9 +233,11 @@ def native_table(config: Config) -> Table | None:
                 table.rows.append(prefix + [inner, *_scope(s), text, rate])
     table.note = (
         "Measures on the model's native reasoning (its thinking, where the provider returns it). "
-        "had native reasoning: the conversations (scope conversation) or turns (scope turn t) whose "
-        "native reasoning was readable (for stated_vs_native_inconsistent: and whose reply held the "
-        "requested reasoning too), of all; redacted or absent reasoning is not available, outside the "
+        "had native reasoning: the conversations (scope conversation) or turns (scope turn t) the "
+        "measure applies to and whose native reasoning was readable, of all (the measure's n). "
+        "Beyond readable thinking, stated_vs_native_inconsistent needs the requested reasoning in the "
+        "reply and native_deceptive_report a bought trade and a report, so 'had' can be lower than "
+        "the turns with thinking. Redacted or absent reasoning is not available, outside the "
         "denominator. Rate cells as in the rates table; 'not available' when none had it."
     )
     return table
