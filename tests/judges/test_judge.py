@@ -220,7 +220,7 @@ def test_graders_see_the_same_prompts_until_a_version_changes():
     """Renderings as graders see them (first captured before the judge framework was unified, last
     regenerated for the cache-friendly layout of issue 18): a code change does not change a character
     of what graders see, and a wording change needs a version bump (then regenerate the snapshot:
-    ``python tests/judges/test_judge.py``)."""
+    ``PYTHONPATH=tests python tests/judges/test_judge.py``)."""
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     now = current_versions()
     keys = snapshot["renderings"]
