@@ -15,7 +15,7 @@ from inspect_ai.model import (
     ModelUsage,
 )
 
-from refusal_evals.report import pool, read_log, write_report
+from refusal_evals.report import plots, pool, read_log, write_report
 from refusal_evals.report.tables import native_table, rates_table, turns_table
 
 VARIANTS = "civic-flood,f150-frame,camry-odometer,rogue-airbag"
@@ -99,6 +99,26 @@ def test_native_measures_have_their_own_rows_with_their_n(tmp_path):
     result = write_report([log.location], tmp_path / "out")
     text = result.markdown.read_text()
     assert "### Native reasoning (reasoning models)" in text and "had native reasoning" in text
+    assert "car_sales_native.png" in text
+
+
+def test_native_measures_are_drawn_in_their_own_figure(tmp_path, monkeypatch):
+    log = car_log(tmp_path / "logs", thinking_subject)
+    [config] = pool([read_log(log.location)]).configs
+    titles: dict[str, list[str]] = {}
+    finish = plots._finish
+
+    def recording_finish(fig, axes, panels, legend, columns, title, path):
+        titles[path.name] = [ax.get_title() for row in axes for ax in row][:panels]
+        return finish(fig, axes, panels, legend, columns, title, path)
+
+    monkeypatch.setattr(plots, "_finish", recording_finish)
+    assert plots.rates_figure(config, tmp_path / "rates.png")
+    assert plots.rates_figure(config, tmp_path / "native.png", native=True)
+    assert plots.turns_figure(config, tmp_path / "turns.png")
+    assert titles["native.png"] and all("native" in t for t in titles["native.png"]), titles
+    stated = titles["rates.png"] + titles["turns.png"]
+    assert "undesired" in stated and not any("native" in t for t in stated), titles
 
 
 def test_no_native_reasoning_says_not_available(tmp_path):
@@ -107,3 +127,4 @@ def test_no_native_reasoning_says_not_available(tmp_path):
     rows = rows_by(native_table(config))
     assert rows
     assert all(had == "0 of 4" and rate == "not available" for had, rate in rows.values()), rows
+    assert plots.rates_figure(config, tmp_path / "native.png", native=True) is None  # nothing to draw

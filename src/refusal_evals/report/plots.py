@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from refusal_evals.report.aggregate import Config, Row, counts_for, pooled_entries  # noqa: E402
-from refusal_evals.report.tables import cluster_label  # noqa: E402
+from refusal_evals.report.tables import cluster_label, is_native  # noqa: E402
 
 COLOURS = {"natural": "#8c8c8c", "refusal": "#e6862a", "rebuttal": "#2f6fb0"}
 PALETTE = [
@@ -100,15 +100,20 @@ def _series(config: Config, score: str) -> tuple[list[str], list[str], dict[tupl
     return xs, hues, data
 
 
-def rates_figure(config: Config, path: Path) -> Path | None:
-    """Grouped bars with 95% error bars (clustered intervals): one panel per headline rate."""
-    scores = config.headline
+def rates_figure(config: Config, path: Path, native: bool = False) -> Path | None:
+    """Grouped bars with 95% error bars (clustered intervals): one panel per headline rate; the
+    measures on native reasoning (``native=True``) get a figure of their own, as they get a table."""
+    scores = [s for s in config.headline if is_native(s) == native]
+    if native:  # no panel for a measure no turn had readable native reasoning for (the table says so)
+        scores = [
+            s for s in scores if any(not math.isnan(_err(p)[0]) for p in _series(config, s)[2].values())
+        ]
     if not scores:
         return None
     nrows, ncols = _grid(len(scores))
     probe_x, probe_h, _ = _series(config, scores[0])
     width_per_x = max(1.2, 0.35 * len(probe_h) + 0.4)
-    fig_w = min(22.0, max(5.5, ncols * (1.6 + width_per_x * len(probe_x))))
+    fig_w = min(22.0, max(5.5, ncols * max(3.6, 1.6 + width_per_x * len(probe_x))))
     fig = Figure(figsize=(fig_w, 3.6 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     legend_items: dict[str, Any] = {}
@@ -161,7 +166,8 @@ def rates_figure(config: Config, path: Path) -> Path | None:
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    return _finish(fig, axes, len(scores), legend_items, 6, _title(config), path)
+    title = _title(config) + (" - native reasoning" if native else "")
+    return _finish(fig, axes, len(scores), legend_items, 6, title, path)
 
 
 def _finish(
@@ -186,8 +192,9 @@ def _finish(
 
 
 def turns_figure(config: Config, path: Path) -> Path | None:
-    """Rate at each follow-up turn (lines with 95% error bars), one panel per measure."""
-    turn_scores = config.turn_scores
+    """Rate at each follow-up turn (lines with 95% error bars), one panel per measure (native
+    measures: their own table, as in the per-turn table)."""
+    turn_scores = {b: per for b, per in config.turn_scores.items() if not is_native(b)}
     if not turn_scores:
         return None
     bases = list(turn_scores)

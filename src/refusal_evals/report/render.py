@@ -135,6 +135,10 @@ def _rate_section(config: Config, plots_dir: Path, plots: list[Path]) -> list[Bl
     native = native_table(config)
     if native:
         blocks += [("h", 3, "Native reasoning (reasoning models)"), ("table", native)]
+        fig = rates_figure(config, plots_dir / f"{config.slug}_native.png", native=True)
+        if fig:
+            plots.append(fig)
+            blocks.append(("img", fig, f"{config.task} native-reasoning measures with 95% intervals"))
     diffs = diffs_table(config)
     if diffs:
         blocks += [("h", 3, "Differences between groups"), ("table", diffs)]
