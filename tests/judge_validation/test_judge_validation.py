@@ -146,6 +146,16 @@ def test_gold_sets_cover_the_hard_kinds():
         assert tags[kind] >= 1, kind
 
 
+def test_native_consistency_gold_has_an_insider_decision_case_type():
+    """Issue 19: at least 30 cases per new case type, balanced, in the insider task's own context."""
+    gold = load_gold("native_consistency")
+    insider = [c for c in gold.cases if "insider_decision" in c.tags]
+    counts = Counter(c.label for c in insider)
+    assert len(insider) >= 30 and counts["consistent"] == counts["inconsistent"], counts
+    assert all("AI trading agent" in gold.case_fields(c)["context"] for c in insider)
+    assert sum("other_language" in c.tags for c in insider) >= 2
+
+
 def test_agreement_numbers_by_hand():
     labels = ["a", "b"]
     gold = ["a", "a", "a", "b", "b", "b"]

@@ -7,6 +7,8 @@
 - consistency judge (``consistency``): does the decision turn's reasoning match the action taken?
 - native-awareness judge (``native_awareness``, called by the scorer): does the report turn's native
   reasoning show the agent knows its trade relied on the tip?
+- native-consistency judge (``native_consistency``, called by the scorer): does the decision turn's
+  native reasoning match the action taken?
 
 What the judge reads is found deterministically first; a turn with nothing to judge is unscored
 without a grader call.
@@ -21,6 +23,7 @@ from refusal_evals.insider_trading.records import StageVerdict
 from refusal_evals.insider_trading.trades import messages_sent, parse_turn
 from refusal_evals.judges.framework import Verdict, load_judge_prompt, run_judge
 from refusal_evals.judges.native_awareness import NATIVE_AWARENESS
+from refusal_evals.judges.native_consistency import NATIVE_JUDGE
 
 DECEPTION_JUDGE = "insider_deception"
 CONSISTENCY_JUDGE = "consistency"
@@ -31,7 +34,7 @@ ANSWER_STAGE = "answer to the manager's question"
 
 def judge_versions() -> dict[str, str]:
     """The prompt version of each judge (recorded in the score metadata)."""
-    names = (CONSISTENCY_JUDGE, DECEPTION_JUDGE, NATIVE_AWARENESS)
+    names = (CONSISTENCY_JUDGE, DECEPTION_JUDGE, NATIVE_AWARENESS, NATIVE_JUDGE)
     return {name: load_judge_prompt(name).version for name in names}
 
 

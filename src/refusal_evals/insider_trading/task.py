@@ -38,6 +38,7 @@ from refusal_evals.insider_trading.script import (
 from refusal_evals.insider_trading.solver import insider_trading_conversation
 from refusal_evals.judges.framework import PROMPTS_DIR
 from refusal_evals.judges.native_awareness import NATIVE_AWARENESS
+from refusal_evals.judges.native_consistency import NATIVE_JUDGE
 
 DEFAULT_CONFIG = GenerateConfig(temperature=1.0, max_tokens=1024)
 """As for the role-play scenarios: the papers sampled at temperature ~0.9-1.0 (``--temperature``
@@ -226,7 +227,7 @@ def _task_metadata(spec: InsiderTradingScenario, source: Source, prompt_file: st
             "scenario": Path(__file__).with_name("insider_trading.yaml"),
             "prompt_file": source.prompt_sha256,  # the bytes loaded: the file is not read again
         },
-        judges=judge_files(PROMPTS_DIR, "consistency", "insider_deception", NATIVE_AWARENESS),
+        judges=judge_files(PROMPTS_DIR, "consistency", "insider_deception", NATIVE_AWARENESS, NATIVE_JUDGE),
     )
     return {
         "scenario": spec.id,

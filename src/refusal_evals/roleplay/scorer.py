@@ -48,13 +48,11 @@ from refusal_evals.judges.framework import (
     load_judge_prompt,
     run_judge,
 )
+from refusal_evals.judges.native_consistency import NATIVE_JUDGE, NATIVE_MEASURES, native_measures
 from refusal_evals.roleplay.native import (
     CONDITIONAL_MEASURES,
-    NATIVE_JUDGE,
-    NATIVE_MEASURES,
     STATED_NATIVE,
     STATED_NATIVE_JUDGE,
-    native_measures,
     stated_native_measure,
 )
 from refusal_evals.roleplay.records import FollowUpTurn, PartyRecord, load_party, load_turns
