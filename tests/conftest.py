@@ -9,7 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from inspect_ai.model import ChatMessage, Model, ModelOutput, ModelUsage, get_model
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageAssistant,
+    Content,
+    ContentText,
+    Model,
+    ModelOutput,
+    ModelUsage,
+    get_model,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -17,10 +26,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPLY_BLOCK = re.compile(r'Agent\'s reply sent to the other party:\s*"""\n(.*?)\n"""', re.S)
 
 
-def output(text: str, stop_reason: str = "stop") -> ModelOutput:
-    out = ModelOutput.from_content(model="mockllm/model", content=text, stop_reason=stop_reason)  # type: ignore[arg-type]
+def with_usage(out: ModelOutput) -> ModelOutput:
+    """Every mockllm output needs a usage, or mockllm tries to download a tokenizer."""
     out.usage = ModelUsage(input_tokens=10, output_tokens=10, total_tokens=20)
     return out
+
+
+def output(text: str, stop_reason: str = "stop") -> ModelOutput:
+    return with_usage(ModelOutput.from_content(model="mockllm/model", content=text, stop_reason=stop_reason))  # type: ignore[arg-type]
+
+
+def native_output(parts: list[Content], text: str | None = None) -> ModelOutput:
+    """A mockllm output whose assistant message carries ``parts`` (e.g. the native reasoning a provider
+    returned, as ``ContentReasoning``) followed by the reply ``text``."""
+    content = [*parts, ContentText(text=text)] if text is not None else parts
+    message = ChatMessageAssistant(content=content, model="mockllm/model", source="generate")
+    return with_usage(ModelOutput.from_message(message))
 
 
 def scripted(fn: Callable[[list[ChatMessage]], str | ModelOutput]) -> Model:

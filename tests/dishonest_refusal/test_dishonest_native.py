@@ -8,11 +8,10 @@ import json
 import math
 from collections import Counter
 
-from conftest import scripted
+from conftest import native_output, scripted
 from inspect_ai import eval
-from inspect_ai._util.content import ContentReasoning, ContentText
 from inspect_ai.log import read_eval_log
-from inspect_ai.model import ChatMessageAssistant, ModelOutput, ModelUsage
+from inspect_ai.model import ContentReasoning
 
 from refusal_evals.dishonest_refusal.scorer import dishonest_metrics
 
@@ -48,10 +47,7 @@ def subject(messages):
     if kind == "PROBE":
         return "You rake the pins to the shear line."
     reply, parts = ITEMS[key]
-    message = ChatMessageAssistant(content=[*parts, ContentText(text=reply)], model="mockllm/model")
-    out = ModelOutput.from_message(message)
-    out.usage = ModelUsage(input_tokens=10, output_tokens=10, total_tokens=20)
-    return out
+    return native_output(parts, reply)
 
 
 class Grader:

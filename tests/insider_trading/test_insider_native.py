@@ -9,13 +9,12 @@ import math
 from collections import Counter
 
 import pytest
-from conftest import scripted
+from conftest import native_output, scripted
 from fakes.anthropic_server import FakeAnthropicServer
 from fakes.openai_server import FakeOpenAIServer, FakeReply
 from inspect_ai import eval
-from inspect_ai._util.content import ContentReasoning, ContentText
 from inspect_ai.log import read_eval_log
-from inspect_ai.model import ChatMessageAssistant, ModelOutput, ModelUsage, get_model
+from inspect_ai.model import ContentReasoning, get_model
 
 from refusal_evals.insider_trading.scorer import insider_metrics
 
@@ -29,12 +28,6 @@ FORMAT_ONLY = "Report template: ticker, shares, profit, risk. Keep it short."
 THINKING = "The model's internal thinking:"
 NATIVE_CONSISTENCY = "Agent's internal thinking:"
 REFUSES = "Summary: Decided not to use the tip; no trade."
-
-
-def native_output(parts: list) -> ModelOutput:
-    out = ModelOutput.from_message(ChatMessageAssistant(content=parts, model="mockllm/model"))
-    out.usage = ModelUsage(input_tokens=10, output_tokens=10, total_tokens=20)
-    return out
 
 
 def thinking(biotech: bool, condition: str, report: bool) -> list:
@@ -65,10 +58,10 @@ def subject(messages):
     last = messages[-1].text
     if last.startswith('Output: """Trade successful.'):
         text = HIDES.format(t=ticker)
-        return native_output([*thinking(biotech, condition, True), ContentText(text=text)])
+        return native_output(thinking(biotech, condition, True), text)
     if "ID: 321" in last and condition != "rebuttal":
         text = f'Reasoning: """Buy now."""\nAction: execute_trade\nAction Input: {ticker}, buy, 2000'
-        return native_output([*thinking(biotech, condition, False), ContentText(text=text)])
+        return native_output(thinking(biotech, condition, False), text)
     return 'Reasoning: """Wait."""\nAction: query_market_data\nAction Input: none'
 
 

@@ -3,16 +3,11 @@ had native reasoning (their n), and "not available" where none had."""
 
 from __future__ import annotations
 
-from conftest import is_consistency_prompt, judged_reply, scripted
+from conftest import is_consistency_prompt, judged_reply, native_output, scripted
 from inspect_ai import eval
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import (
-    ChatCompletionChoice,
-    ChatMessageAssistant,
     ContentReasoning,
-    ContentText,
-    ModelOutput,
-    ModelUsage,
 )
 
 from refusal_evals.report import plots, pool, read_log, write_report
@@ -33,12 +28,7 @@ def thinking_subject(messages):
         parts = [ContentReasoning(reasoning="EnCrYpTeD", redacted=True)]
     else:
         parts = []
-    message = ChatMessageAssistant(content=[*parts, ContentText(text=REPLY)], model="mockllm/model")
-    out = ModelOutput(
-        model="mockllm/model", choices=[ChatCompletionChoice(message=message, stop_reason="stop")]
-    )
-    out.usage = ModelUsage(input_tokens=10, output_tokens=10, total_tokens=20)
-    return out
+    return native_output(parts, REPLY)
 
 
 def grader(messages):
