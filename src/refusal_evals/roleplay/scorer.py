@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable
 from typing import Any
 
 from inspect_ai.model import Model, get_model
@@ -48,7 +49,12 @@ from refusal_evals.judges.framework import (
     load_judge_prompt,
     run_judge,
 )
-from refusal_evals.judges.native_consistency import NATIVE_JUDGE, NATIVE_MEASURES, native_measures
+from refusal_evals.judges.native_consistency import (
+    NATIVE_JUDGE,
+    NATIVE_MEASURES,
+    judge_native_consistency,
+    native_measures,
+)
 from refusal_evals.roleplay.native import (
     CONDITIONAL_MEASURES,
     STATED_NATIVE,
@@ -135,15 +141,16 @@ async def judge_turn(
     }
     if stated:
         calls["consistency"] = (None, {"reasoning": stated, "output": parts.output})
-    if native.text:
-        calls[NATIVE_JUDGE] = (None, {"reasoning": native.text, "output": parts.output})
     if native.text and stated:
         calls[STATED_NATIVE_JUDGE] = (None, {"thinking": native.text, "reasoning": stated})
-    jobs = [
-        run_judge(load_judge_prompt(name), examples, grader, context=context, message=message, **fields)
+    jobs: dict[str, Awaitable[Verdict | None]] = {
+        name: run_judge(load_judge_prompt(name), examples, grader, context=context, message=message, **fields)
         for name, (examples, fields) in calls.items()
-    ]
-    return dict(zip(calls, await asyncio.gather(*jobs), strict=True))
+    }
+    # None (no grader call) where native reasoning is not available
+    jobs[NATIVE_JUDGE] = judge_native_consistency(native, parts.output, context, message, grader)
+    verdicts = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    return {name: v for name, v in verdicts.items() if v is not None}
 
 
 def turn_measures(
